@@ -1,0 +1,46 @@
+# The two commands: `make run` and `make test`. Both install what is missing first.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+PG_TEST_URL ?= $(or $(filter postgres%,$(DATABASE_URL)),postgres://postgres@127.0.0.1:5432/photos)
+
+.PHONY: install run test test-sqlite test-postgres lint fmt
+
+$(VENV)/.installed: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo_users
+	$(PY) -m config.devrun
+
+# The suite runs on SQLite, then on PostgreSQL when one answers (CI makes sure it does).
+# Exit code 5 means pytest collected no tests; that is not a failure of the code.
+test: install
+	$(MAKE) --no-print-directory test-sqlite
+	@if $(PY) -c "import psycopg,sys; psycopg.connect('$(PG_TEST_URL)'.rsplit('/',1)[0] + '/postgres', connect_timeout=2).close()" 2>/dev/null; then \
+		$(MAKE) --no-print-directory test-postgres; \
+	elif [ -n "$$REQUIRE_POSTGRES" ]; then \
+		echo "PostgreSQL at $(PG_TEST_URL) does not answer, and REQUIRE_POSTGRES is set."; exit 1; \
+	else \
+		echo "PostgreSQL at $(PG_TEST_URL) does not answer: skipped the PostgreSQL run."; \
+	fi
+
+test-sqlite: install
+	env -u DATABASE_URL $(PY) -m pytest $(PYTEST_ARGS) || [ $$? -eq 5 ]
+
+test-postgres: install
+	DATABASE_URL=$(PG_TEST_URL) $(PY) -m pytest $(PYTEST_ARGS) || [ $$? -eq 5 ]
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+fmt: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .

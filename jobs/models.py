@@ -1,0 +1,91 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class JobRecord(models.Model):
+    """One background job, as people see it.
+
+    RQ keeps a job in Redis only until its result TTL runs out, and loses it outright if
+    Redis is wiped. This row is written in the same transaction as the change that caused
+    the job, shares its UUID with the RQ job id, and outlives both: status pages read it,
+    and it holds everything needed to enqueue the job again (`func`, `args`, `options`).
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting to be queued"
+        QUEUED = "queued", "Queued"
+        SCHEDULED = "scheduled", "Scheduled"
+        DEFERRED = "deferred", "Waiting for an earlier step"
+        STARTED = "started", "Running"
+        FINISHED = "finished", "Finished"
+        FAILED = "failed", "Failed"
+        CANCELED = "canceled", "Canceled"
+
+    WAITING = (Status.PENDING, Status.QUEUED, Status.SCHEDULED, Status.DEFERRED)
+    TERMINAL = (Status.FINISHED, Status.FAILED, Status.CANCELED)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    kind = models.CharField(max_length=64)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="job_records",
+    )
+    queue = models.CharField(max_length=32, default="default")
+    func = models.CharField(max_length=200, help_text="Dotted path of the task function.")
+    args = models.JSONField(default=list, blank=True)
+    options = models.JSONField(
+        default=dict, blank=True, help_text="RQ options: retry intervals, timeout, TTLs."
+    )
+    depends_on = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="dependents"
+    )
+    run_at = models.DateTimeField(null=True, blank=True, help_text="Set for delayed jobs.")
+
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    progress = models.PositiveSmallIntegerField(default=0)
+    stage = models.CharField(max_length=200, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    max_attempts = models.PositiveIntegerField(default=1)
+    error = models.TextField(blank=True)
+    result = models.JSONField(null=True, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["owner", "-created_at"]),
+            models.Index(fields=["status", "updated_at"]),
+        ]
+
+    def __str__(self):
+        return f"{self.kind} {self.id} ({self.status})"
+
+    @property
+    def is_terminal(self):
+        return self.status in self.TERMINAL
+
+
+class IdempotencyKey(models.Model):
+    """A side effect that must happen once, whatever RQ retries or redelivers.
+
+    A worker claims the key with a conditional update before acting and marks it done
+    after; see jobs.idempotency.
+    """
+
+    key = models.CharField(max_length=200, primary_key=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return self.key

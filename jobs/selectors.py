@@ -1,0 +1,59 @@
+"""Reads for the job engine."""
+
+import django_rq
+from django.db import connection
+from django.shortcuts import get_object_or_404
+from redis.exceptions import RedisError
+from rq import Worker
+
+from jobs.models import JobRecord
+
+
+def jobs_for_user(user):
+    return JobRecord.objects.filter(owner=user).select_related("owner")
+
+
+def job_get_for_user(user, job_id):
+    """The job if `user` may see it (its owner, or staff); 404 otherwise."""
+    records = JobRecord.objects.all() if user.is_staff else jobs_for_user(user)
+    return get_object_or_404(records, pk=job_id)
+
+
+def job_as_json(record):
+    return {
+        "id": str(record.id),
+        "kind": record.kind,
+        "status": record.status,
+        "status_label": record.get_status_display(),
+        "progress": record.progress,
+        "stage": record.stage,
+        "attempts": record.attempts,
+        "max_attempts": record.max_attempts,
+        "error": record.error,
+        "terminal": record.is_terminal,
+        "created_at": _iso(record.created_at),
+        "started_at": _iso(record.started_at),
+        "finished_at": _iso(record.finished_at),
+    }
+
+
+def _iso(value):
+    return value.isoformat() if value else None
+
+
+def health():
+    """What /healthz reports: can we reach the database and Redis, and who is working."""
+    report = {"database": "ok", "redis": "ok", "workers": 0}
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except Exception as exc:  # any driver error means the same thing here: unhealthy
+        report["database"] = f"error: {exc}"
+    try:
+        redis = django_rq.get_connection("default")
+        redis.ping()
+        report["workers"] = Worker.count(connection=redis)
+    except RedisError as exc:
+        report["redis"] = f"error: {exc}"
+    report["ok"] = report["database"] == "ok" and report["redis"] == "ok"
+    return report

@@ -1,0 +1,173 @@
+"""Writes for the job engine: record a job, push it to RQ, requeue or cancel it.
+
+The one rule: the row is written first, in the caller's transaction, and RQ hears about
+the job only after that transaction commits. A worker can therefore never pick up a job
+whose row (or whose user, or photo) does not exist yet, and a rolled-back request
+leaves nothing behind in Redis.
+"""
+
+import logging
+
+import django_rq
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from redis.exceptions import RedisError
+from rq import Retry
+from rq.exceptions import DuplicateJobError
+from rq.job import JobStatus
+
+from jobs.models import JobRecord
+
+logger = logging.getLogger(__name__)
+
+Status = JobRecord.Status
+DEPENDENCY_FAILED = "An earlier step failed"
+
+
+def backoff_intervals(retries, *, base=None):
+    """Exponential backoff: base, 2*base, 4*base, ... seconds, one per retry."""
+    base = settings.JOB_RETRY_BASE_SECONDS if base is None else base
+    return [base * 2**attempt for attempt in range(retries)]
+
+
+def job_enqueue(
+    *,
+    func,
+    kind,
+    args=(),
+    owner=None,
+    queue="default",
+    retries=0,
+    timeout=None,
+    result_ttl=None,
+    failure_ttl=None,
+    depends_on=None,
+    delay=None,
+):
+    """Record a job now and push it to RQ when the current transaction commits.
+
+    `func` is a dotted path, `args` must be JSON (ids, never model instances).
+    `depends_on` is another JobRecord: RQ holds this job as deferred until that one
+    finishes. `delay` is a timedelta; the job waits in RQ's scheduled registry.
+    """
+    options = {
+        "retry_intervals": backoff_intervals(retries),
+        "timeout": timeout,
+        "result_ttl": result_ttl,
+        "failure_ttl": failure_ttl,
+    }
+    record = JobRecord.objects.create(
+        kind=kind,
+        func=func,
+        args=list(args),
+        owner=owner,
+        queue=queue,
+        options={key: value for key, value in options.items() if value},
+        depends_on=depends_on,
+        run_at=timezone.now() + delay if delay else None,
+        max_attempts=retries + 1,
+    )
+    # robust=True: whatever goes wrong while pushing, the request that caused the job
+    # has already committed and must still get its response.
+    transaction.on_commit(lambda: job_push(record), robust=True)
+    return record
+
+
+def job_push(record):
+    """Put a recorded job into Redis and move its row from pending to queued.
+
+    Returns False, leaving the row pending, when Redis cannot be reached; the sweeper
+    pushes pending rows again later. Pushing a job twice is harmless: RQ refuses a
+    second job with the same id.
+    """
+    queue = django_rq.get_queue(record.queue)
+    options = record.options
+    intervals = options.get("retry_intervals")
+    waits = _waits_for_dependency(record)
+    job = queue.create_job(
+        record.func,
+        args=record.args,
+        job_id=str(record.id),
+        description=f"{record.kind} {record.args}",
+        timeout=options.get("timeout"),
+        result_ttl=options.get("result_ttl"),
+        failure_ttl=options.get("failure_ttl"),
+        retry=Retry(max=len(intervals), interval=intervals) if intervals else None,
+        depends_on=str(record.depends_on_id) if waits else None,
+        meta={"kind": record.kind},
+    )
+    # RQ can refuse a duplicate id atomically, except for jobs with dependencies.
+    unique = not waits
+    try:
+        if not unique and queue.fetch_job(job.id) is not None:
+            raise DuplicateJobError(job.id)
+        if record.run_at and record.run_at > timezone.now():
+            job = queue.schedule_job(job, record.run_at, unique=unique)
+        else:
+            job = queue.enqueue_job(job, unique=unique)
+    except DuplicateJobError:
+        logger.info("job %s was already in Redis", record.id)
+        job = queue.fetch_job(str(record.id))
+    except RedisError as exc:
+        logger.warning("job %s stays pending: Redis is unreachable (%s)", record.id, exc)
+        return False
+
+    status = {
+        JobStatus.SCHEDULED: Status.SCHEDULED,
+        JobStatus.DEFERRED: Status.DEFERRED,
+    }.get(job.get_status(refresh=False) if job else None, Status.QUEUED)
+    JobRecord.objects.filter(pk=record.pk, status=Status.PENDING).update(
+        status=status, enqueued_at=timezone.now()
+    )
+    return True
+
+
+def _waits_for_dependency(record):
+    if record.depends_on_id is None:
+        return False
+    parent_status = (
+        JobRecord.objects.filter(pk=record.depends_on_id).values_list("status", flat=True).first()
+    )
+    return parent_status != Status.FINISHED
+
+
+def job_requeue(record):
+    """Run a failed or canceled job again, from the row alone."""
+    updated = JobRecord.objects.filter(pk=record.pk, status__in=[Status.FAILED, Status.CANCELED])
+    if not updated.update(status=Status.PENDING, progress=0, stage="", finished_at=None):
+        return False
+    queue = django_rq.get_queue(record.queue)
+    try:
+        queue.connection.delete(queue.job_class.key_for(str(record.id)))
+        queue.failed_job_registry.remove(str(record.id))
+    except RedisError:
+        logger.warning("job %s: could not clear its old copy from Redis", record.id)
+    record.refresh_from_db()
+    job_push(record)
+    # Steps that were canceled because this one failed get their chance again; RQ
+    # releases them when this job finishes.
+    dependents = JobRecord.objects.filter(
+        depends_on=record, status=Status.CANCELED, stage=DEPENDENCY_FAILED
+    )
+    for dependent in dependents:
+        JobRecord.objects.filter(pk=dependent.pk, status=Status.CANCELED).update(
+            status=Status.PENDING, stage="", finished_at=None
+        )
+        job_push(dependent)
+    return True
+
+
+def job_cancel(record, *, reason="Canceled"):
+    """Stop a job that has not started; a running job finishes what it is doing."""
+    canceled = JobRecord.objects.filter(pk=record.pk, status__in=JobRecord.WAITING).update(
+        status=Status.CANCELED, stage=reason, finished_at=timezone.now()
+    )
+    if canceled:
+        try:
+            job = django_rq.get_queue(record.queue).fetch_job(str(record.id))
+            if job is not None:
+                job.cancel()
+        except RedisError:
+            logger.warning("job %s canceled in the database only: Redis is unreachable", record.id)
+    return bool(canceled)

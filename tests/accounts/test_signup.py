@@ -1,0 +1,167 @@
+import pytest
+from django.core import mail
+from django.urls import reverse
+
+from jobs.models import JobRecord
+
+pytestmark = pytest.mark.django_db
+
+SIGNUP = {
+    "username": "dana",
+    "email": "dana@example.com",
+    "password1": "a long enough passphrase",
+    "password2": "a long enough passphrase",
+}
+
+
+def test_it_records_the_welcome_job_and_redirects_to_its_page(
+    client, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("accounts:signup"), SIGNUP)
+
+    record = JobRecord.objects.get(kind="welcome_email")
+    assert response.status_code == 302
+    assert response.url == reverse("jobs:detail", args=[record.id])
+    assert record.owner.username == "dana"
+    assert record.status == "queued"
+    assert record.queue == "high"
+
+
+def test_it_does_not_send_email_during_the_request(client, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("accounts:signup"), SIGNUP)
+
+    assert mail.outbox == []
+
+
+def test_it_pushes_to_redis_only_after_commit(client, redis, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        client.post(reverse("accounts:signup"), SIGNUP)
+        record = JobRecord.objects.get(kind="welcome_email")
+        assert not redis.exists(f"rq:job:{record.id}")
+        assert record.status == "pending"
+
+    for callback in callbacks:
+        callback()
+    assert redis.exists(f"rq:job:{record.id}")
+
+
+def test_the_worker_sends_one_welcome_email(client, run_jobs, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("accounts:signup"), SIGNUP)
+
+    run_jobs()
+
+    record = JobRecord.objects.get(kind="welcome_email")
+    assert record.status == "finished"
+    assert record.progress == 100
+    assert record.attempts == 1
+    assert [message.to for message in mail.outbox] == [["dana@example.com"]]
+    assert "Welcome" in mail.outbox[0].subject
+
+
+def test_it_logs_the_new_user_in(client, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("accounts:signup"), SIGNUP)
+
+    response = client.get(reverse("jobs:list"))
+    assert response.status_code == 200
+    assert b"welcome_email" in response.content
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        ({"email": "not-an-email"}, "email", "Enter a valid email address."),
+        ({"password2": "something else"}, "password2", "match"),
+        ({"username": ""}, "username", "This field is required."),
+        ({"password1": "123", "password2": "123"}, "password2", "too short"),
+        ({"username": "a" * 200}, "username", "at most 150 characters"),
+        ({"username": "bad name!"}, "username", "Enter a valid username"),
+    ],
+)
+def test_bad_input_returns_the_form_with_a_clear_error(client, changes, field, message):
+    response = client.post(reverse("accounts:signup"), {**SIGNUP, **changes})
+
+    assert response.status_code == 200
+    errors = response.context["form"].errors[field]
+    assert any(message in error for error in errors), errors
+    assert not JobRecord.objects.exists()
+
+
+def test_a_taken_username_or_email_is_refused(client, alice):
+    taken = {**SIGNUP, "username": "alice", "email": "ALICE@example.com"}
+    response = client.post(reverse("accounts:signup"), taken)
+
+    form = response.context["form"]
+    assert "username" in form.errors
+    assert "An account with this email already exists." in form.errors["email"]
+
+
+def test_an_empty_post_is_not_a_server_error(client):
+    response = client.post(reverse("accounts:signup"), {})
+    assert response.status_code == 200
+
+
+def test_the_welcome_job_run_twice_sends_one_email(
+    client, run_jobs, django_capture_on_commit_callbacks
+):
+    import django_rq
+
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("accounts:signup"), SIGNUP)
+    record = JobRecord.objects.get(kind="welcome_email")
+    run_jobs()
+    # Staff requeue it, or RQ redelivers it: the row goes back to queued and it runs again.
+    JobRecord.objects.filter(pk=record.pk).update(status="queued")
+    django_rq.get_queue("high").enqueue_call(record.func, args=record.args, job_id=str(record.id))
+    run_jobs()
+
+    record.refresh_from_db()
+    assert record.attempts == 2
+    assert record.result == {"sent": False, "to": "dana@example.com"}
+    assert len(mail.outbox) == 1
+
+
+def test_an_smtp_failure_is_retried_and_then_sends(
+    client, run_jobs, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    import smtplib
+
+    from django.core.mail.backends.locmem import EmailBackend
+
+    settings.JOB_RETRY_BASE_SECONDS = 0
+    real_send = EmailBackend.send_messages
+    failures = iter([smtplib.SMTPServerDisconnected("gone")])
+
+    def flaky_send(self, messages):
+        for failure in failures:
+            raise failure
+        return real_send(self, messages)
+
+    monkeypatch.setattr(EmailBackend, "send_messages", flaky_send)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("accounts:signup"), SIGNUP)
+
+    run_jobs()
+
+    record = JobRecord.objects.get(kind="welcome_email")
+    assert record.status == "finished"
+    assert record.attempts == 2
+    assert "SMTPServerDisconnected" in record.error
+    assert len(mail.outbox) == 1
+
+
+def test_with_redis_down_signup_succeeds_and_the_page_says_the_email_waits(
+    client, settings, django_capture_on_commit_callbacks
+):
+    dead = "redis://127.0.0.1:1/0?socket_connect_timeout=0.2&socket_timeout=0.2"
+    settings.RQ_QUEUES = {name: {**c, "URL": dead} for name, c in settings.RQ_QUEUES.items()}
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("accounts:signup"), SIGNUP, follow=True)
+
+    assert response.status_code == 200
+    assert JobRecord.objects.get(kind="welcome_email").status == "pending"
+    assert "waits for the queue" in response.content.decode()

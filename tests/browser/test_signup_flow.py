@@ -1,0 +1,47 @@
+"""A person signs up in a real browser and watches their welcome email's job finish."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from jobs.models import JobRecord
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_signup_lands_on_the_job_page_and_it_finishes_without_a_reload(
+    live_server, page, worker_process, tmp_path
+):
+    worker_process()
+    page.goto(f"{live_server.url}/accounts/signup/")
+    page.fill("input[name=username]", "erin")
+    page.fill("input[name=email]", "erin@example.com")
+    page.fill("input[name=password1]", "a long enough passphrase")
+    page.fill("input[name=password2]", "a long enough passphrase")
+    page.click("button[type=submit]")
+
+    expect(page).to_have_url(re.compile(r"/jobs/[0-9a-f-]{36}/$"))
+    page.evaluate("window.__sameDocument = true")  # gone if the page reloads
+    expect(page.locator("[data-field=status_label]")).to_have_text("Finished", timeout=20_000)
+    expect(page.locator("progress")).to_have_attribute("value", "100")
+    assert page.evaluate("window.__sameDocument") is True
+
+    record = JobRecord.objects.get(kind="welcome_email")
+    assert record.status == "finished"
+    mail = list((tmp_path / "mail").glob("*.log"))
+    assert len(mail) == 1
+    assert "erin@example.com" in mail[0].read_text()
+
+
+def test_bad_signup_input_shows_the_errors_in_the_form(live_server, page):
+    page.goto(f"{live_server.url}/accounts/signup/")
+    page.fill("input[name=username]", "erin")
+    page.fill("input[name=email]", "not an email")
+    page.fill("input[name=password1]", "short")
+    page.fill("input[name=password2]", "different")
+    page.click("button[type=submit]")
+
+    expect(page.locator(".errors").first).to_be_visible()
+    expect(page.get_by_text("Enter a valid email address.")).to_be_visible()
+    assert not JobRecord.objects.exists()
