@@ -186,13 +186,65 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = DATA_DIR / "media"
 MEDIA_URL = "/media/"
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Uploaded originals and freshly resized variants, staged on local disk (a volume
+    # shared by web and workers in compose) until the upload job publishes them.
+    "default": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"allow_overwrite": True},
+    },
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"
         if not DEBUG
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
+
+# Published photos: S3 (or MinIO, or any S3-compatible endpoint) when a bucket is named,
+# otherwise a folder under DATA_DIR behind the same storage API. Keys are deterministic,
+# so a retried upload overwrites its object instead of leaving a second one.
+AWS_STORAGE_BUCKET_NAME = os.environ.get("AWS_STORAGE_BUCKET_NAME", "")
+if AWS_STORAGE_BUCKET_NAME:
+    from botocore.config import Config
+
+    STORAGES["photos"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": AWS_STORAGE_BUCKET_NAME,
+            "endpoint_url": os.environ.get("AWS_S3_ENDPOINT_URL") or None,
+            "access_key": os.environ.get("AWS_ACCESS_KEY_ID") or None,
+            "secret_key": os.environ.get("AWS_SECRET_ACCESS_KEY") or None,
+            "region_name": os.environ.get("AWS_S3_REGION_NAME") or None,
+            "file_overwrite": True,
+            "querystring_auth": True,  # private objects, presigned URLs
+            "querystring_expire": 3600,
+            # Fail fast on a dead endpoint and let RQ's backoff do the waiting.
+            "client_config": Config(
+                connect_timeout=3,
+                read_timeout=15,
+                retries={"max_attempts": 2},
+                signature_version="s3v4",
+            ),
+        },
+    }
+else:
+    STORAGES["photos"] = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": DATA_DIR / "photos", "allow_overwrite": True},
+    }
+
+# Upload limits: checked before anything is stored or queued.
+UPLOAD_MAX_FILE_BYTES = env_int("UPLOAD_MAX_FILE_BYTES", 20 * 1024 * 1024)
+UPLOAD_MAX_FILES = env_int("UPLOAD_MAX_FILES", 20)
+UPLOAD_MAX_REQUEST_BYTES = env_int("UPLOAD_MAX_REQUEST_BYTES", 100 * 1024 * 1024)
+UPLOAD_MAX_PIXELS = env_int("UPLOAD_MAX_PIXELS", 50_000_000)
+# Django refuses more files than this with a 400 before our form sees them; leave room
+# so that our form can say, in words, how many is too many.
+DATA_UPLOAD_MAX_NUMBER_FILES = UPLOAD_MAX_FILES + 50
+FILE_UPLOAD_HANDLERS = [
+    "uploads.handlers.RequestSizeLimitHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 
 # Email. The development default writes each message to a file under DATA_DIR/mail,
 # which /dev/mail/ lists, so nothing needs an SMTP server to see what was sent.

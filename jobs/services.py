@@ -7,10 +7,11 @@ leaves nothing behind in Redis.
 """
 
 import logging
+import uuid
 
 import django_rq
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from redis.exceptions import RedisError
 from rq import Retry
@@ -44,12 +45,15 @@ def job_enqueue(
     failure_ttl=None,
     depends_on=None,
     delay=None,
+    job_id=None,
 ):
     """Record a job now and push it to RQ when the current transaction commits.
 
     `func` is a dotted path, `args` must be JSON (ids, never model instances).
     `depends_on` is another JobRecord: RQ holds this job as deferred until that one
     finishes. `delay` is a timedelta; the job waits in RQ's scheduled registry.
+    `job_id` makes the enqueue itself idempotent: if a job with that id was already
+    recorded, it is returned and nothing new is queued.
     """
     options = {
         "retry_intervals": backoff_intervals(retries),
@@ -57,7 +61,12 @@ def job_enqueue(
         "result_ttl": result_ttl,
         "failure_ttl": failure_ttl,
     }
-    record = JobRecord.objects.create(
+    if job_id is not None:
+        existing = JobRecord.objects.filter(pk=job_id).first()
+        if existing:
+            return existing
+    record = JobRecord(
+        id=job_id or uuid.uuid4(),
         kind=kind,
         func=func,
         args=list(args),
@@ -68,6 +77,12 @@ def job_enqueue(
         run_at=timezone.now() + delay if delay else None,
         max_attempts=retries + 1,
     )
+    try:
+        with transaction.atomic():
+            record.save(force_insert=True)
+    except IntegrityError:
+        # Another process recorded the same deterministic id a moment ago.
+        return JobRecord.objects.get(pk=job_id)
     # robust=True: whatever goes wrong while pushing, the request that caused the job
     # has already committed and must still get its response.
     transaction.on_commit(lambda: job_push(record), robust=True)

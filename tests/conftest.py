@@ -10,11 +10,12 @@ import sys
 
 import pytest
 from django.conf import settings
-from django.test import override_settings
+from django.test import TestCase, override_settings
 from rq import SimpleWorker
 
 from config.redis_server import RedisServer
 from config.settings import redis_url_with_timeouts
+from tests.s3 import BUCKET, S3Endpoint
 
 
 @pytest.fixture(scope="session")
@@ -28,7 +29,9 @@ def redis_server(tmp_path_factory):
 def _queues_on_private_redis(redis_server):
     url = redis_url_with_timeouts(redis_server.url)
     queues = {name: {**config, "URL": url} for name, config in settings.RQ_QUEUES.items()}
-    with override_settings(REDIS_URL=url, RQ_QUEUES=queues):
+    # A fast hasher: the default one takes a third of a second per user, on purpose.
+    fast_hasher = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    with override_settings(REDIS_URL=url, RQ_QUEUES=queues, PASSWORD_HASHERS=fast_hasher):
         yield
 
 
@@ -44,8 +47,16 @@ def redis(redis_server):
 
 @pytest.fixture(autouse=True)
 def _isolated_files(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
+    """Each test gets its own DATA_DIR: staged uploads, published photos, mail."""
     settings.DATA_DIR = tmp_path
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "photos": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": tmp_path / "photos", "allow_overwrite": True},
+        },
+    }
 
 
 @pytest.fixture
@@ -60,11 +71,17 @@ def run_jobs(redis):
     def run(with_scheduler=False):
         import django_rq
 
-        worker = SimpleWorker(
-            [django_rq.get_queue(name) for name in settings.RQ_QUEUE_NAMES], connection=redis
-        )
-        worker.work(burst=True, with_scheduler=with_scheduler)
-        return worker
+        queues = [django_rq.get_queue(name) for name in settings.RQ_QUEUE_NAMES]
+        while True:
+            # A real worker runs in autocommit, so jobs it enqueues reach Redis at once.
+            # Here the test's transaction holds them back: release them, and go again
+            # until no job enqueues another.
+            with TestCase.captureOnCommitCallbacks(execute=True) as enqueued:
+                SimpleWorker(queues, connection=redis).work(
+                    burst=True, with_scheduler=with_scheduler
+                )
+            if not enqueued:
+                return
 
     return run
 
@@ -155,3 +172,43 @@ def worker_process(redis_server, tmp_path):
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint():
+    endpoint = S3Endpoint().start()
+    yield endpoint
+    endpoint.stop()
+
+
+@pytest.fixture
+def s3(s3_endpoint, settings):
+    """Point the photo storage at a fresh bucket on the moto endpoint."""
+    from botocore.config import Config
+
+    client = s3_endpoint.client()
+    client.create_bucket(Bucket=BUCKET)
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "photos": {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {
+                "bucket_name": BUCKET,
+                "endpoint_url": s3_endpoint.url,
+                "access_key": "test",
+                "secret_key": "test",
+                "region_name": "us-east-1",
+                "file_overwrite": True,
+                "client_config": Config(
+                    connect_timeout=1,
+                    read_timeout=2,
+                    retries={"max_attempts": 1},
+                    signature_version="s3v4",
+                ),
+            },
+        },
+    }
+    yield client
+    for item in client.list_objects_v2(Bucket=BUCKET).get("Contents", []):
+        client.delete_object(Bucket=BUCKET, Key=item["Key"])
+    client.delete_bucket(Bucket=BUCKET)

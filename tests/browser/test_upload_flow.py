@@ -1,0 +1,87 @@
+"""A person uploads phone-sized photos in a real browser and watches them become ready."""
+
+import io
+import re
+
+import pytest
+from PIL import Image
+from playwright.sync_api import expect
+
+from tests.s3 import BUCKET
+from uploads.models import Photo
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+GPS_IFD = 0x8825
+ORIENTATION = 0x0112
+
+
+def phone_jpeg(path, *, rotated):
+    """A 12-megapixel JPEG with GPS in its EXIF; `rotated` stores it sideways (orientation 6)."""
+    image = Image.new("RGB", (4000, 3000), (40, 90, 160))
+    image.paste((220, 40, 40), (0, 0, 2000, 3000))  # red left half, to see the rotation
+    exif = Image.Exif()
+    exif[ORIENTATION] = 6 if rotated else 1
+    exif.get_ifd(GPS_IFD).update({1: "N", 2: (52.0, 22.0, 0.0), 3: "E", 4: (4.0, 53.0, 0.0)})
+    image.save(path, "JPEG", quality=90, exif=exif)
+    return path
+
+
+def log_in(page, live_server, user):
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("input[name=username]", user.username)
+    page.fill("input[name=password]", "correct horse 1")
+    page.click("button[type=submit]")
+    expect(page).to_have_url(re.compile(r"/jobs/$"))
+
+
+@pytest.mark.parametrize("where", ["folder", "s3"])
+def test_uploaded_photos_show_live_progress_then_upright_thumbnails_without_gps(
+    live_server, page, alice, worker_process, tmp_path, request, where
+):
+    extra_env = {}
+    if where == "s3":
+        s3 = request.getfixturevalue("s3")
+        endpoint = request.getfixturevalue("s3_endpoint")
+        extra_env = {
+            "AWS_STORAGE_BUCKET_NAME": BUCKET,
+            "AWS_S3_ENDPOINT_URL": endpoint.url,
+            "AWS_ACCESS_KEY_ID": "test",
+            "AWS_SECRET_ACCESS_KEY": "test",
+            "AWS_S3_REGION_NAME": "us-east-1",
+        }
+    worker_process(extra_env=extra_env)
+    files = [
+        phone_jpeg(tmp_path / "sideways.jpg", rotated=True),
+        phone_jpeg(tmp_path / "level.jpg", rotated=False),
+        phone_jpeg(tmp_path / "third.jpg", rotated=False),
+    ]
+    log_in(page, live_server, alice)
+
+    page.goto(f"{live_server.url}/photos/upload/")
+    page.set_input_files("input[name=images]", [str(path) for path in files])
+    page.click("main button[type=submit]")
+
+    expect(page).to_have_url(re.compile(r"/photos/batch/[0-9a-f-]{36}/$"))
+    page.evaluate("window.__sameDocument = true")
+    cards = page.locator("[data-photo]")
+    expect(cards).to_have_count(3)
+    for index in range(3):
+        expect(cards.nth(index).locator("[data-field=stage]")).to_have_text("Done", timeout=60_000)
+    assert page.evaluate("window.__sameDocument") is True
+
+    sideways = Photo.objects.get(original_name="sideways.jpg")
+    thumb = page.locator(f'[data-photo="{sideways.id}"] img')
+    expect(thumb).to_be_visible()
+    natural = thumb.evaluate("img => [img.naturalWidth, img.naturalHeight]")
+    assert natural == [240, 320]  # portrait: the EXIF rotation was applied
+
+    response = page.request.get(f"{live_server.url}/photos/{sideways.id}/large/")
+    assert response.ok
+    stored = Image.open(io.BytesIO(response.body()))
+    assert stored.size == (1200, 1600)
+    assert not stored.getexif()  # no orientation, no GPS: nothing survives
+    assert stored.getpixel((600, 10))[0] > 180  # the red half is now on top
+    if where == "s3":
+        keys = [item["Key"] for item in s3.list_objects_v2(Bucket=BUCKET)["Contents"]]
+        assert len(keys) == 9

@@ -1,0 +1,53 @@
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+
+from jobs.selectors import job_as_json
+from uploads.models import Photo
+
+
+def photos_for_user(user):
+    return Photo.objects.filter(owner=user).select_related("resize_job", "publish_job")
+
+
+def photo_get_for_user(user, photo_id):
+    """The photo if `user` owns it (or is staff); 404 otherwise."""
+    photos = Photo.objects.select_related("resize_job", "publish_job")
+    if not user.is_staff:
+        photos = photos.filter(owner=user)
+    return get_object_or_404(photos, pk=photo_id)
+
+
+def photo_stage(photo):
+    """Where the photo is, in words: received, resizing n%, uploading, done."""
+    resize, publish = photo.resize_job, photo.publish_job
+    if photo.status == Photo.Status.READY:
+        return "Done", 100
+    if photo.status == Photo.Status.FAILED:
+        failed = resize if resize and resize.status == "failed" else publish
+        return f"Failed: {failed.error if failed else 'unknown error'}", 0
+    if resize and resize.status == "started":
+        return f"Resizing {resize.progress}%", resize.progress * 7 // 10
+    if resize and resize.status == "finished":
+        progress = publish.progress if publish else 0
+        return "Uploading to storage", 70 + progress * 3 // 10
+    return "Received", 0
+
+
+def photo_as_json(photo):
+    stage, progress = photo_stage(photo)
+    return {
+        "id": str(photo.id),
+        "name": photo.original_name,
+        "status": photo.status,
+        "stage": stage,
+        "progress": progress,
+        "terminal": photo.status != Photo.Status.PROCESSING,
+        "url": reverse("uploads:detail", args=[photo.id]),
+        "status_url": reverse("uploads:status", args=[photo.id]),
+        "jobs": [job_as_json(job) for job in (photo.resize_job, photo.publish_job) if job],
+        "variants": {
+            name: reverse("uploads:variant", args=[photo.id, name]) for name in photo.variants
+        }
+        if photo.status == Photo.Status.READY
+        else {},
+    }

@@ -1,0 +1,54 @@
+import uuid
+
+from django.db import transaction
+
+from jobs.models import JobRecord
+from jobs.services import job_cancel, job_requeue
+from uploads import storage, tasks
+from uploads.models import Photo
+
+EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif"}
+
+
+@transaction.atomic
+def photos_upload(*, owner, images):
+    """Stage each original, record its Photo row and both of its jobs, in one transaction.
+
+    On commit, RQ receives resize_image and, depending on it, upload_to_s3.
+    """
+    batch = uuid.uuid4()
+    photos = []
+    for image in images:
+        photo = Photo.objects.create(
+            owner=owner,
+            batch=batch,
+            original_name=image.name,
+            original_format=image.info.format,
+            original_ext=EXTENSIONS[image.info.format],
+            width=image.info.width,
+            height=image.info.height,
+            size_bytes=len(image.data),
+        )
+        storage.save_original(photo, image.data)
+        photo.resize_job = tasks.enqueue_resize(photo)
+        photo.publish_job = tasks.enqueue_publish(photo, after=photo.resize_job)
+        photo.save(update_fields=["resize_job", "publish_job"])
+        photos.append(photo)
+    return photos
+
+
+def photo_retry(photo):
+    """Run the failed step again; a canceled later step runs after it."""
+    jobs = (photo.resize_job, photo.publish_job)
+    failed = next((job for job in jobs if job and job.status == JobRecord.Status.FAILED), None)
+    return job_requeue(failed) if failed else False
+
+
+@transaction.atomic
+def photo_delete(photo):
+    """Delete the row now and its stored objects in the background."""
+    for job in (photo.resize_job, photo.publish_job):
+        if job:
+            job_cancel(job, reason="The photo was deleted")
+    tasks.enqueue_delete_files(photo)
+    photo.delete()
