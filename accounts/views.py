@@ -1,12 +1,17 @@
+from django.contrib import messages
+from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
 
-from accounts.forms import SignupForm
-from accounts.services import user_signup
+from accounts.forms import ProfileForm, SignupForm
+from accounts.models import Profile
+from accounts.services import digest_run_now, profile_update, user_signup
 
 
 def signup(request):
-    form = SignupForm(request.POST or None)
+    form = SignupForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         user, welcome = user_signup(
             username=form.cleaned_data["username"],
@@ -16,3 +21,21 @@ def signup(request):
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         return redirect("jobs:detail", job_id=welcome.id)
     return render(request, "accounts/signup.html", {"form": form})
+
+
+@login_required
+def profile(request):
+    current = Profile.objects.filter(user=request.user).first() or Profile(user=request.user)
+    form = ProfileForm(request.POST if request.method == "POST" else None, instance=current)
+    if request.method == "POST" and form.is_valid():
+        profile_update(user=request.user, digest_opt_in=form.cleaned_data["digest_opt_in"])
+        messages.info(request, "Saved.")
+        return redirect("accounts:profile")
+    return render(request, "accounts/profile.html", {"form": form})
+
+
+@require_POST
+@staff_member_required
+def digest_now(request):
+    record = digest_run_now(requested_by=request.user)
+    return redirect("jobs:detail", job_id=record.id)

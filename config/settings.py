@@ -160,8 +160,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
     }
     # A file, not memory, so that real worker processes in the browser and fault tests
-    # can open the same test database as the test that started them.
-    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
+    # can open the same test database as the test that started them; one per test run,
+    # so that two runs side by side do not share it.
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / f"test-{os.getpid()}.sqlite3")}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -264,8 +265,44 @@ RQ_QUEUES = {name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 300} for name in RQ_QUE
 RQ = {"COMMIT_MODE": "auto"}
 RQ_SHOW_ADMIN_LINK = True
 
+# Staff operations. /healthz and /ops/ flag a queue whose waiting jobs number more than
+# QUEUE_ALERT_WAITING, or whose oldest waiting job has waited longer than the age below.
+QUEUE_ALERT_WAITING = env_int("QUEUE_ALERT_WAITING", 1000)
+QUEUE_ALERT_AGE_SECONDS = env_int("QUEUE_ALERT_AGE_SECONDS", 600)
+# Bearer token a Prometheus scraper sends to /metrics; unset, /metrics answers 404.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+
 # Background-job knobs.
 JOB_RETRY_BASE_SECONDS = env_int("JOB_RETRY_BASE_SECONDS", 2)
+# Outgoing email across all workers, like BullMQ's limiter {max, duration}. Jobs over
+# the limit wait for the next free slot; they never fail for it.
+EMAIL_RATE_LIMIT = env_int("EMAIL_RATE_LIMIT", 100)
+EMAIL_RATE_WINDOW_SECONDS = env_int("EMAIL_RATE_WINDOW_SECONDS", 60)
+# "Upload your first photo" reminder, sent this long after signup unless they upload.
+FIRST_PHOTO_REMINDER_DELAY_SECONDS = env_int("FIRST_PHOTO_REMINDER_DELAY_SECONDS", 24 * 3600)
+# Job records of finished, failed or canceled jobs are pruned after this many days.
+JOB_RECORD_RETENTION_DAYS = env_int("JOB_RECORD_RETENTION_DAYS", 30)
+# The digest fans out this many per-user email jobs per Redis round trip.
+DIGEST_BATCH_SIZE = env_int("DIGEST_BATCH_SIZE", 500)
+
+# Periodic jobs: one list, registered in rq-scheduler under these stable ids whenever
+# the scheduler process starts (see jobs/schedules.py), so restarts never duplicate them.
+# rq-scheduler reads cron strings in UTC, and so do we: every time below is UTC.
+DIGEST_CRON = os.environ.get("DIGEST_CRON") or "0 9 * * *"  # 09:00 UTC every day
+PERIODIC_JOBS = [
+    {
+        "id": "daily-digest",
+        "cron": DIGEST_CRON,
+        "func": "accounts.tasks.send_digests",
+        "queue": "low",
+    },
+    {
+        "id": "prune-job-records",
+        "cron": "30 3 * * *",  # 03:30 UTC every day, a quiet hour
+        "func": "jobs.tasks.prune_job_records",
+        "queue": "low",
+    },
+]
 
 LOGGING = {
     "version": 1,

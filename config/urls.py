@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from config import views
+from jobs.ops_views import metrics
 from jobs.views import healthz
 
 urlpatterns = [
@@ -10,6 +11,10 @@ urlpatterns = [
     path("jobs/", include("jobs.urls")),
     path("photos/", include("uploads.urls")),
     path("healthz", healthz, name="healthz"),
+    path("metrics", metrics, name="metrics"),
+    # django-rq's dashboard: each of its views checks is_staff itself (tests/ops/test_access.py).
+    path("ops/rq/", include("django_rq.urls")),
+    path("ops/", include("jobs.ops_urls")),
     path("dev/mail/", views.dev_mail, name="dev-mail"),
     path("admin/", admin.site.urls),
 ]

@@ -2,11 +2,15 @@
 
 import django_rq
 from django.db import connection
+from django.db.models import Exists
 from django.shortcuts import get_object_or_404
 from redis.exceptions import RedisError
 from rq import Worker
 
 from jobs.models import JobRecord
+from jobs.ops import queue_backlog
+
+ENDED = (JobRecord.Status.FINISHED, JobRecord.Status.FAILED)
 
 
 def jobs_for_user(user):
@@ -17,6 +21,21 @@ def job_get_for_user(user, job_id):
     """The job if `user` may see it (its owner, or staff); 404 otherwise."""
     records = JobRecord.objects.all() if user.is_staff else jobs_for_user(user)
     return get_object_or_404(records, pk=job_id)
+
+
+def jobs_ended_between(user, since, until, *, exclude_kinds=()):
+    """Jobs of `user` that finished or failed in (since, until]."""
+    return (
+        jobs_for_user(user)
+        .filter(status__in=ENDED, finished_at__gt=since, finished_at__lte=until)
+        .exclude(kind__in=exclude_kinds)
+    )
+
+
+def jobs_ended_exist(owner, since, *, exclude_kinds=()):
+    """Exists() over jobs of `owner` that finished or failed after `since` (OuterRefs ok)."""
+    ended = JobRecord.objects.filter(owner=owner, status__in=ENDED, finished_at__gt=since)
+    return Exists(ended.exclude(kind__in=exclude_kinds))
 
 
 def job_as_json(record):
@@ -42,8 +61,12 @@ def _iso(value):
 
 
 def health():
-    """What /healthz reports: can we reach the database and Redis, and who is working."""
-    report = {"database": "ok", "redis": "ok", "workers": 0}
+    """What /healthz reports: can we reach the database and Redis, and who is working.
+
+    A backlog is reported per queue, not counted as unhealthy: a load balancer that
+    took this web process out of rotation would not make the workers any faster.
+    """
+    report = {"database": "ok", "redis": "ok", "workers": 0, "queues": {}}
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
@@ -53,6 +76,7 @@ def health():
         redis = django_rq.get_connection("default")
         redis.ping()
         report["workers"] = Worker.count(connection=redis)
+        report["queues"] = queue_backlog()
     except RedisError as exc:
         report["redis"] = f"error: {exc}"
     report["ok"] = report["database"] == "ok" and report["redis"] == "ok"

@@ -97,20 +97,11 @@ def job_push(record):
     second job with the same id.
     """
     queue = django_rq.get_queue(record.queue)
-    options = record.options
-    intervals = options.get("retry_intervals")
     waits = _waits_for_dependency(record)
     job = queue.create_job(
         record.func,
-        args=record.args,
-        job_id=str(record.id),
-        description=f"{record.kind} {record.args}",
-        timeout=options.get("timeout"),
-        result_ttl=options.get("result_ttl"),
-        failure_ttl=options.get("failure_ttl"),
-        retry=Retry(max=len(intervals), interval=intervals) if intervals else None,
         depends_on=str(record.depends_on_id) if waits else None,
-        meta={"kind": record.kind},
+        **_rq_options(record),
     )
     # RQ can refuse a duplicate id atomically, except for jobs with dependencies.
     unique = not waits
@@ -132,10 +123,89 @@ def job_push(record):
         JobStatus.SCHEDULED: Status.SCHEDULED,
         JobStatus.DEFERRED: Status.DEFERRED,
     }.get(job.get_status(refresh=False) if job else None, Status.QUEUED)
-    JobRecord.objects.filter(pk=record.pk, status=Status.PENDING).update(
+    pushed = JobRecord.objects.filter(pk=record.pk, status=Status.PENDING).update(
         status=status, enqueued_at=timezone.now()
     )
+    if pushed:
+        logger.info("job %s id=%s kind=%s queue=%s", status, record.id, record.kind, record.queue)
     return True
+
+
+def _rq_options(record):
+    """What RQ needs to run a recorded job: everything comes from the row."""
+    options = record.options
+    intervals = options.get("retry_intervals")
+    return {
+        "args": record.args,
+        "job_id": str(record.id),
+        "description": f"{record.kind} {record.args}",
+        "timeout": options.get("timeout"),
+        "result_ttl": options.get("result_ttl"),
+        "failure_ttl": options.get("failure_ttl"),
+        "retry": Retry(max=len(intervals), interval=intervals) if intervals else None,
+        "meta": {"kind": record.kind},
+    }
+
+
+def job_enqueue_many(
+    *, func, kind, jobs, queue="default", retries=0, timeout=None, result_ttl=None, failure_ttl=None
+):
+    """Record many jobs of one kind and push them to RQ in one pipeline on commit.
+
+    `jobs` is a list of (job_id, args, owner_id). Ids should be deterministic: a job
+    whose id is already recorded is left alone, so running a fan-out twice, or again
+    after a crash halfway, records and pushes each job once.
+    """
+    options = {
+        "retry_intervals": backoff_intervals(retries),
+        "timeout": timeout,
+        "result_ttl": result_ttl,
+        "failure_ttl": failure_ttl,
+    }
+    records = [
+        JobRecord(
+            id=job_id,
+            kind=kind,
+            func=func,
+            args=list(args),
+            owner_id=owner_id,
+            queue=queue,
+            options={key: value for key, value in options.items() if value},
+            max_attempts=retries + 1,
+        )
+        for job_id, args, owner_id in jobs
+    ]
+    JobRecord.objects.bulk_create(records, ignore_conflicts=True)
+    ids = [record.id for record in records]
+    transaction.on_commit(lambda: job_push_many(ids), robust=True)
+    return ids
+
+
+def job_push_many(ids):
+    """Push the still-pending rows among `ids` with one Redis round trip per queue."""
+    pending = list(JobRecord.objects.filter(pk__in=ids, status=Status.PENDING))
+    by_queue = {}
+    for record in pending:
+        by_queue.setdefault(record.queue, []).append(record)
+    pushed = 0
+    for name, records in by_queue.items():
+        queue = django_rq.get_queue(name)
+        try:
+            with queue.connection.pipeline() as pipe:
+                queue.enqueue_many(
+                    [queue.prepare_data(record.func, **_rq_options(record)) for record in records],
+                    pipeline=pipe,
+                )
+                pipe.execute()
+        except RedisError as exc:
+            logger.warning("%s jobs stay pending: Redis is unreachable (%s)", len(records), exc)
+            continue
+        queued = JobRecord.objects.filter(
+            pk__in=[record.pk for record in records], status=Status.PENDING
+        ).update(status=Status.QUEUED, enqueued_at=timezone.now())
+        logger.info("jobs queued count=%s kind=%s queue=%s", queued, records[0].kind, name)
+        pushed += queued
+    return pushed
 
 
 def _waits_for_dependency(record):
@@ -152,6 +222,7 @@ def job_requeue(record):
     updated = JobRecord.objects.filter(pk=record.pk, status__in=[Status.FAILED, Status.CANCELED])
     if not updated.update(status=Status.PENDING, progress=0, stage="", finished_at=None):
         return False
+    logger.info("job requeued id=%s kind=%s attempts=%s", record.id, record.kind, record.attempts)
     queue = django_rq.get_queue(record.queue)
     try:
         queue.connection.delete(queue.job_class.key_for(str(record.id)))
@@ -179,6 +250,7 @@ def job_cancel(record, *, reason="Canceled"):
         status=Status.CANCELED, stage=reason, finished_at=timezone.now()
     )
     if canceled:
+        logger.info("job canceled id=%s kind=%s reason=%r", record.id, record.kind, reason)
         try:
             job = django_rq.get_queue(record.queue).fetch_job(str(record.id))
             if job is not None:

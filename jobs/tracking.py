@@ -7,12 +7,15 @@ running. Task functions opt in with @tracked; progress comes from report_progres
 
 import functools
 import logging
+import math
 import time
+import uuid
 
 from django.db.models import F
 from django.utils import timezone
-from rq import get_current_job
+from rq import Retry, get_current_job
 
+from jobs.alerts import notify_final_failure
 from jobs.models import JobRecord
 from jobs.services import DEPENDENCY_FAILED
 
@@ -20,10 +23,24 @@ logger = logging.getLogger("jobs")
 
 Status = JobRecord.Status
 RUNNABLE = (*JobRecord.WAITING, Status.STARTED)
+RUN_LATER_LIMIT = 10_000  # RQ wants a cap on Retry results; a rate limit never reaches it
 
 
 class AlreadyDone(Exception):
     """The row is terminal: this delivery of the job is a duplicate."""
+
+
+class RunLater(Exception):
+    """Raised by a task that cannot act yet (a rate limit): run it again in `seconds`.
+
+    This is not a failure: it uses none of the job's retries, and its row says why it
+    waits. RQ reschedules a job that returns a Retry, so workers need --with-scheduler.
+    """
+
+    def __init__(self, seconds, reason):
+        super().__init__(reason)
+        self.seconds = max(1, math.ceil(seconds))
+        self.reason = reason
 
 
 def tracked(func):
@@ -49,8 +66,17 @@ def tracked(func):
         began = time.monotonic()
         try:
             result = func(*args, **kwargs)
+        except RunLater as later:
+            mark_waiting(record, later)
+            return Retry(max=RUN_LATER_LIMIT, interval=later.seconds)
         except Exception as exc:
-            mark_failed(record, exc, retrying=rq_job.should_retry, delayed=_next_delay(rq_job))
+            mark_failed(
+                record,
+                exc,
+                retrying=rq_job.should_retry,
+                delayed=_next_delay(rq_job),
+                duration=time.monotonic() - began,
+            )
             raise
         mark_finished(record, result, duration=time.monotonic() - began)
         return result
@@ -59,6 +85,10 @@ def tracked(func):
 
 
 def mark_started(job_id):
+    try:
+        uuid.UUID(str(job_id))
+    except ValueError:
+        return None  # not one of ours: job records have UUIDs
     updated = JobRecord.objects.filter(pk=job_id, status__in=RUNNABLE).update(
         status=Status.STARTED,
         attempts=F("attempts") + 1,
@@ -91,7 +121,8 @@ def mark_finished(record, result, *, duration):
     )
 
 
-def mark_failed(record, exc, *, retrying, delayed):
+def mark_failed(record, exc, *, retrying, delayed, duration):
+    """Record a failed attempt; with `retrying` False it was the last one."""
     error = f"{type(exc).__name__}: {exc}"
     running = JobRecord.objects.filter(pk=record.pk, status=Status.STARTED)
     if retrying:
@@ -101,24 +132,47 @@ def mark_failed(record, exc, *, retrying, delayed):
             error=error,
         )
         logger.warning(
-            "job retrying id=%s kind=%s attempt=%s error=%r",
+            "job retrying id=%s kind=%s attempt=%s duration=%.3fs error=%r",
             record.id,
             record.kind,
             record.attempts,
+            duration,
             error,
         )
         return
-    running.update(status=Status.FAILED, stage="Failed", error=error, finished_at=timezone.now())
+    failed = running.update(
+        status=Status.FAILED, stage="Failed", error=error, finished_at=timezone.now()
+    )
     logger.error(
-        "job failed id=%s kind=%s attempt=%s error=%r",
+        "job failed id=%s kind=%s attempt=%s duration=%.3fs error=%r",
         record.id,
         record.kind,
         record.attempts,
+        duration,
         error,
     )
+    # Only the delivery that moved the row tells staff: a duplicate finds it failed already.
+    if failed:
+        notify_final_failure(record, error=error)
     # Steps that waited on this one will never run: say so on their rows.
     JobRecord.objects.filter(depends_on=record, status__in=JobRecord.WAITING).update(
         status=Status.CANCELED, stage=DEPENDENCY_FAILED, finished_at=timezone.now()
+    )
+
+
+def mark_waiting(record, later):
+    # This run does not count as an attempt: it only found the door closed.
+    JobRecord.objects.filter(pk=record.pk, status=Status.STARTED).update(
+        status=Status.SCHEDULED,
+        attempts=F("attempts") - 1,
+        stage=f"{later.reason}; next try in {later.seconds}s",
+    )
+    logger.info(
+        "job waiting id=%s kind=%s seconds=%s reason=%r",
+        record.id,
+        record.kind,
+        later.seconds,
+        later.reason,
     )
 
 

@@ -16,6 +16,7 @@ from rq import SimpleWorker
 from config.redis_server import RedisServer
 from config.settings import redis_url_with_timeouts
 from tests.s3 import BUCKET, S3Endpoint
+from tests.smtp import SmtpSink
 
 
 @pytest.fixture(scope="session")
@@ -212,3 +213,13 @@ def s3(s3_endpoint, settings):
     for item in client.list_objects_v2(Bucket=BUCKET).get("Contents", []):
         client.delete_object(Bucket=BUCKET, Key=item["Key"])
     client.delete_bucket(Bucket=BUCKET)
+
+
+@pytest.fixture
+def smtp_server(settings):
+    """A real SMTP server on a free port; this test's email goes to it."""
+    server = SmtpSink().start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", server.controller.port
+    yield server
+    server.stop()

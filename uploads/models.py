@@ -52,10 +52,9 @@ class Photo(models.Model):
     def status(self):
         if self.published_at:
             return self.Status.READY
-        jobs = (self.resize_job, self.publish_job)
-        if any(
-            job and job.status in (JobRecord.Status.FAILED, JobRecord.Status.CANCELED)
-            for job in jobs
-        ):
+        jobs = [job for job in (self.resize_job, self.publish_job) if job]
+        ended_badly = (JobRecord.Status.FAILED, JobRecord.Status.CANCELED)
+        # No jobs left means they ended long ago and were pruned, without publishing.
+        if not jobs or any(job.status in ended_badly for job in jobs):
             return self.Status.FAILED
         return self.Status.PROCESSING

@@ -1,3 +1,4 @@
+from django.db.models import Exists
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 
@@ -51,3 +52,16 @@ def photo_as_json(photo):
         if photo.status == Photo.Status.READY
         else {},
     }
+
+
+def photos_added_between(user, since, until):
+    return Photo.objects.filter(owner=user, created_at__gt=since, created_at__lte=until)
+
+
+def photos_added_exist(owner, since):
+    """Exists() over photos of `owner` added after `since`; both may be OuterRefs."""
+    return Exists(Photo.objects.filter(owner=owner, created_at__gt=since))
+
+
+def has_photos(user):
+    return Photo.objects.filter(owner=user).exists()

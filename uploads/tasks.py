@@ -8,17 +8,18 @@ of a batch to be published enqueues one confirmation email -> /photos/<id>/ poll
 
 import uuid
 
-from django.core.mail import send_mail
 from django.template.loader import render_to_string
 from django.utils import timezone
 
 from jobs.idempotency import once
+from jobs.mail import send_email
 from jobs.services import job_enqueue
 from jobs.tracking import report_progress, tracked
 from uploads import imaging, storage
 from uploads.models import Photo
 
 PUBLISH_RETRIES = 5  # S3 hiccups: 2, 4, 8, 16, 32 seconds by default
+DAY = 24 * 3600
 
 
 def enqueue_resize(photo):
@@ -29,7 +30,9 @@ def enqueue_resize(photo):
         owner=photo.owner,
         queue="default",
         retries=2,
-        timeout=120,
+        timeout=120,  # CPU-bound: a 50-megapixel PNG takes seconds, not minutes
+        result_ttl=3600,
+        failure_ttl=7 * DAY,
     )
 
 
@@ -42,6 +45,8 @@ def enqueue_publish(photo, *, after):
         queue="default",
         retries=PUBLISH_RETRIES,
         timeout=120,
+        result_ttl=3600,
+        failure_ttl=7 * DAY,
         depends_on=after,
     )
 
@@ -57,6 +62,8 @@ def enqueue_confirmation(batch, owner):
         queue="high",
         retries=5,
         timeout=60,
+        result_ttl=DAY,
+        failure_ttl=7 * DAY,
         job_id=uuid.uuid5(uuid.NAMESPACE_URL, f"upload_confirmation:{batch}"),
     )
 
@@ -119,11 +126,10 @@ def send_upload_confirmation(batch):
     body = render_to_string("emails/upload_confirmation.txt", {"user": owner, "photos": photos})
     sent = once(
         f"upload_confirmation:{batch}",
-        lambda: send_mail(
+        lambda: send_email(
             subject=f"{len(photos)} photo{'s' if len(photos) != 1 else ''} ready",
-            message=body,
-            from_email=None,
-            recipient_list=[owner.email],
+            body=body,
+            to=owner.email,
         ),
     )
     return {"sent": sent, "photos": len(photos)}

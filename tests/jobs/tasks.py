@@ -28,3 +28,19 @@ def fail_times(key, times):
 @tracked
 def always_fail():
     raise Flaky("the downstream service is down")
+
+
+@tracked
+def record_order(label):
+    """Append `label` to a Redis list, to see in which order a worker took jobs."""
+    from django_rq import get_connection
+
+    get_connection("default").rpush("test:order", label)
+
+
+@tracked
+def send_one_email(index):
+    from jobs.mail import send_email
+
+    send_email(subject=f"Message {index}", body="Hello", to=f"person{index}@example.com")
+    return {"index": index}

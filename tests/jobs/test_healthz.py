@@ -7,7 +7,14 @@ def test_it_is_healthy_when_database_and_redis_answer(client, run_jobs):
     response = client.get("/healthz")
 
     assert response.status_code == 200
-    assert response.json() == {"database": "ok", "redis": "ok", "workers": 0, "ok": True}
+    idle = {"waiting": 0, "oldest_waiting_seconds": None, "backlog": False}
+    assert response.json() == {
+        "database": "ok",
+        "redis": "ok",
+        "workers": 0,
+        "queues": {"high": idle, "default": idle, "low": idle},
+        "ok": True,
+    }
 
 
 def test_it_is_503_when_redis_is_down(client, settings):

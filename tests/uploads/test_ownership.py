@@ -1,7 +1,6 @@
-import uuid
-
 import pytest
 
+from tests.factories import make_photo
 from uploads.models import Photo
 
 pytestmark = pytest.mark.django_db
@@ -11,15 +10,9 @@ pytestmark = pytest.mark.django_db
 def alices_photo(alice):
     from django.utils import timezone
 
-    return Photo.objects.create(
-        owner=alice,
-        batch=uuid.uuid4(),
+    return make_photo(
+        alice,
         original_name="alice.jpg",
-        original_format="JPEG",
-        original_ext="jpg",
-        width=10,
-        height=10,
-        size_bytes=100,
         variants={"thumb": {"width": 10, "height": 10, "content_type": "image/jpeg", "ext": "jpg"}},
         published_at=timezone.now(),
     )

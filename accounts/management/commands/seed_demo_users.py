@@ -1,6 +1,8 @@
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
+from accounts.models import Profile
+
 DEMO_USERS = [
     # username, password, is_staff
     ("demo", "demo-password", False),
@@ -25,5 +27,6 @@ class Command(BaseCommand):
             if created:
                 user.set_password(password)
                 user.save()
+            Profile.objects.get_or_create(user=user)
             role = "staff" if is_staff else "user"
             self.stdout.write(f"{role:>5}: {username} / {password}")

@@ -1,0 +1,90 @@
+"""Staff hear once when a job has failed for good: not on retries, not twice."""
+
+import django_rq
+import pytest
+from django.core import mail
+from django.test import override_settings
+
+from jobs.tracking import mark_failed, mark_started
+from tests.jobs.tasks import Flaky
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _admins(settings):
+    settings.ADMINS = [("Staff", "ops@example.com")]
+    settings.JOB_RETRY_BASE_SECONDS = 0
+
+
+def test_the_last_failed_attempt_mails_the_admins_once(enqueue, run_jobs, alice, log_lines):
+    record = enqueue("tests.jobs.tasks.always_fail", kind="export", owner=alice, retries=2)
+
+    run_jobs()
+
+    [message] = mail.outbox
+    assert message.to == ["ops@example.com"]
+    assert f"export {record.id}" in message.subject
+    assert "after 3 of 3 attempts" in message.body
+    assert "Flaky: the downstream service is down" in message.body
+    assert "Owner: alice" in message.body
+    assert f"/ops/failed/default/{record.id}/" in message.body
+    [alert] = [line for line in log_lines if line.startswith("job alert")]
+    assert f"id={record.id} kind=export" in alert
+    assert "attempts=3/3" in alert
+
+
+def test_retried_attempts_do_not_alert(enqueue, run_jobs):
+    record = enqueue("tests.jobs.tasks.fail_times", "alerts-flaky", 2, retries=3)
+
+    run_jobs()
+
+    record.refresh_from_db()
+    assert (record.status, record.attempts) == ("finished", 3)
+    assert mail.outbox == []
+
+
+def test_a_duplicate_delivery_of_a_failed_job_does_not_alert_again(enqueue, run_jobs):
+    record = enqueue("tests.jobs.tasks.always_fail")
+    run_jobs()
+    assert len(mail.outbox) == 1
+
+    # A sweeper, or a retry racing a requeue, delivers the same job again.
+    django_rq.get_queue("default").enqueue_call(
+        "tests.jobs.tasks.always_fail", job_id=str(record.id)
+    )
+    run_jobs()
+
+    assert len(mail.outbox) == 1
+
+
+def test_two_deliveries_failing_at_once_alert_once(enqueue):
+    record = enqueue("tests.jobs.tasks.always_fail")
+    # Both deliveries started before either failed: the row allows started -> started.
+    first, second = mark_started(record.id), mark_started(record.id)
+
+    for delivery in (first, second):
+        mark_failed(delivery, Flaky("down"), retrying=False, delayed=0, duration=0.1)
+
+    assert len(mail.outbox) == 1
+
+
+def test_a_requeued_job_that_fails_again_alerts_again(staff, client, enqueue, run_jobs):
+    record = enqueue("tests.jobs.tasks.always_fail")
+    run_jobs()
+    client.force_login(staff)
+
+    client.post(f"/ops/failed/default/{record.id}/requeue/")
+    run_jobs()
+
+    assert len(mail.outbox) == 2
+
+
+@override_settings(ADMINS=[])
+def test_without_admins_the_log_line_still_tells(enqueue, run_jobs, log_lines):
+    record = enqueue("tests.jobs.tasks.always_fail")
+
+    run_jobs()
+
+    assert mail.outbox == []
+    assert any(line.startswith(f"job alert id={record.id}") for line in log_lines)
