@@ -73,7 +73,10 @@ def test_uploaded_photos_show_live_progress_then_upright_thumbnails_without_gps(
     sideways = Photo.objects.get(original_name="sideways.jpg")
     thumb = page.locator(f'[data-photo="{sideways.id}"] img')
     expect(thumb).to_be_visible()
-    natural = thumb.evaluate("img => [img.naturalWidth, img.naturalHeight]")
+    # decode() waits until the image has loaded; the src is set by the polling script.
+    natural = thumb.evaluate(
+        "img => img.decode().then(() => [img.naturalWidth, img.naturalHeight])"
+    )
     assert natural == [240, 320]  # portrait: the EXIF rotation was applied
 
     response = page.request.get(f"{live_server.url}/photos/{sideways.id}/large/")
