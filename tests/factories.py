@@ -1,8 +1,23 @@
-"""Rows for tests that need a photo in the database but not the upload flow."""
+"""Things tests make: images in memory, and photo rows that skip the upload flow."""
 
+import io
 import uuid
 
+from PIL import Image
+
 from uploads.models import Photo
+
+
+def jpeg(width=64, height=48, color=(200, 30, 30)):
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), color).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+def png(width=32, height=32, mode="RGBA"):
+    buffer = io.BytesIO()
+    Image.new(mode, (width, height)).save(buffer, "PNG")
+    return buffer.getvalue()
 
 
 def make_photo(owner, **fields):

@@ -9,7 +9,7 @@ from rq.registry import ScheduledJobRegistry
 
 from accounts.services import user_signup
 from jobs.models import JobRecord
-from tests.uploads.conftest import jpeg
+from tests.factories import jpeg
 
 pytestmark = pytest.mark.django_db
 

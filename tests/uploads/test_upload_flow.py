@@ -8,8 +8,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
 from jobs.models import JobRecord
+from tests.factories import jpeg
 from tests.s3 import BUCKET
-from tests.uploads.conftest import jpeg
 from uploads.models import Photo
 
 pytestmark = pytest.mark.django_db

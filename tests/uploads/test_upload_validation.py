@@ -8,7 +8,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
 from jobs.models import JobRecord
-from tests.uploads.conftest import jpeg, png
+from tests.factories import jpeg, png
 from uploads.models import Photo
 
 pytestmark = pytest.mark.django_db
