@@ -124,7 +124,7 @@ def digest_job_id(user_id, day):
 
 @tracked
 def send_digest_email(user_id, day, until):
-    user = get_user_model().objects.select_related("profile").get(pk=user_id)
+    user = get_user_model().objects.get(pk=user_id)
     profile, _ = Profile.objects.get_or_create(user=user)
     if not profile.digest_opt_in:
         return {"sent": False, "reason": "opted out"}

@@ -1,7 +1,7 @@
 """Periodic jobs: registered in rq-scheduler from settings.PERIODIC_JOBS.
 
 rq-scheduler keeps cron entries in Redis, so a scheduler that registered them blindly
-on every start would pile up duplicates. Each entry here has a stable id ("periodic:"
+on every start would pile up duplicates. Each entry here has a stable id ("periodic-"
 plus its name): registering again overwrites the same entry, and entries that left the
 list are removed.
 

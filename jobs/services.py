@@ -32,6 +32,17 @@ def backoff_intervals(retries, *, base=None):
     return [base * 2**attempt for attempt in range(retries)]
 
 
+def _options(retries, timeout, result_ttl, failure_ttl):
+    """The RQ options a row keeps, leaving out the ones left at RQ's defaults."""
+    options = {
+        "retry_intervals": backoff_intervals(retries),
+        "timeout": timeout,
+        "result_ttl": result_ttl,
+        "failure_ttl": failure_ttl,
+    }
+    return {key: value for key, value in options.items() if value}
+
+
 def job_enqueue(
     *,
     func,
@@ -55,12 +66,7 @@ def job_enqueue(
     `job_id` makes the enqueue itself idempotent: if a job with that id was already
     recorded, it is returned and nothing new is queued.
     """
-    options = {
-        "retry_intervals": backoff_intervals(retries),
-        "timeout": timeout,
-        "result_ttl": result_ttl,
-        "failure_ttl": failure_ttl,
-    }
+    options = _options(retries, timeout, result_ttl, failure_ttl)
     if job_id is not None:
         existing = JobRecord.objects.filter(pk=job_id).first()
         if existing:
@@ -72,7 +78,7 @@ def job_enqueue(
         args=list(args),
         owner=owner,
         queue=queue,
-        options={key: value for key, value in options.items() if value},
+        options=options,
         depends_on=depends_on,
         run_at=timezone.now() + delay if delay else None,
         max_attempts=retries + 1,
@@ -156,12 +162,7 @@ def job_enqueue_many(
     whose id is already recorded is left alone, so running a fan-out twice, or again
     after a crash halfway, records and pushes each job once.
     """
-    options = {
-        "retry_intervals": backoff_intervals(retries),
-        "timeout": timeout,
-        "result_ttl": result_ttl,
-        "failure_ttl": failure_ttl,
-    }
+    options = _options(retries, timeout, result_ttl, failure_ttl)
     records = [
         JobRecord(
             id=job_id,
@@ -170,7 +171,7 @@ def job_enqueue_many(
             args=list(args),
             owner_id=owner_id,
             queue=queue,
-            options={key: value for key, value in options.items() if value},
+            options=options,
             max_attempts=retries + 1,
         )
         for job_id, args, owner_id in jobs

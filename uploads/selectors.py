@@ -1,4 +1,5 @@
 from django.db.models import Exists
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 
@@ -8,6 +9,14 @@ from uploads.models import Photo
 
 def photos_for_user(user):
     return Photo.objects.filter(owner=user).select_related("resize_job", "publish_job")
+
+
+def batch_get_for_user(user, batch):
+    """The photos of one upload if `user` made it; 404 otherwise."""
+    photos = list(photos_for_user(user).filter(batch=batch))
+    if not photos:
+        raise Http404("No such upload.")
+    return photos
 
 
 def photo_get_for_user(user, photo_id):

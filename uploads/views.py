@@ -9,7 +9,12 @@ from django.views.decorators.http import require_POST
 
 from uploads import storage
 from uploads.forms import UploadForm
-from uploads.selectors import photo_as_json, photo_get_for_user, photos_for_user
+from uploads.selectors import (
+    batch_get_for_user,
+    photo_as_json,
+    photo_get_for_user,
+    photos_for_user,
+)
 from uploads.services import photo_delete, photo_retry, photos_upload
 
 
@@ -57,18 +62,14 @@ def upload_refused(request, form, errors, *, status):
 
 @login_required
 def batch(request, batch):
-    photos = photos_for_user(request.user).filter(batch=batch)
-    if not photos:
-        raise Http404("No such upload.")
+    photos = batch_get_for_user(request.user, batch)
     return render(request, "uploads/batch.html", {"photos": photos, "batch": batch})
 
 
 @never_cache
 @login_required
 def batch_status(request, batch):
-    photos = photos_for_user(request.user).filter(batch=batch)
-    if not photos:
-        raise Http404("No such upload.")
+    photos = batch_get_for_user(request.user, batch)
     data = [photo_as_json(photo) for photo in photos]
     return JsonResponse({"photos": data, "terminal": all(p["terminal"] for p in data)})
 
