@@ -272,6 +272,13 @@ QUEUE_ALERT_AGE_SECONDS = env_int("QUEUE_ALERT_AGE_SECONDS", 600)
 # Bearer token a Prometheus scraper sends to /metrics; unset, /metrics answers 404.
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 
+# Reliability. The sweeper (jobs/sweeper.py) runs a pass every JOBS_SWEEP_INTERVAL
+# seconds, reading at most JOBS_SWEEP_BATCH rows per step. A worker that has not renewed
+# its heartbeat for JOBS_WORKER_TTL seconds is dead, and its job is recovered.
+JOBS_SWEEP_INTERVAL = env_int("JOBS_SWEEP_INTERVAL", 60)
+JOBS_SWEEP_BATCH = env_int("JOBS_SWEEP_BATCH", 1000)
+JOBS_WORKER_TTL = env_int("JOBS_WORKER_TTL", 15)
+
 # Background-job knobs.
 JOB_RETRY_BASE_SECONDS = env_int("JOB_RETRY_BASE_SECONDS", 2)
 # Outgoing email across all workers, like BullMQ's limiter {max, duration}. Jobs over

@@ -1,7 +1,7 @@
 """Tell staff when a job has failed for good.
 
 RQ's on_failure callback runs after every failed attempt, and never when a work horse
-is killed, so it cannot say "this was the last one". jobs.tracking.mark_failed can: it
+is killed, so it cannot say "this was the last one". jobs.states can: it
 calls notify_final_failure only when its conditional UPDATE moved the row from started
 to failed with no retry left, which happens once per job however often RQ delivers it.
 """

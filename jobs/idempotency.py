@@ -1,21 +1,29 @@
 """Idempotency keys: a side effect that happens once, however often its job runs.
 
-RQ delivers at least once: a retry after a timeout, a requeue by staff or a sweeper
-re-enqueueing a job Redis lost can all run the same job again. Jobs that send email or
-write objects wrap the side effect in once(key, ...).
+RQ delivers at least once: a retry after a timeout, a requeue by staff or the sweeper
+pushing a job Redis lost can all run the same job again. Jobs that send email or write
+objects wrap the side effect in once(key, ...).
 
 The claim is a conditional UPDATE, so two workers running the same job at the same time
-cannot both act. A claim that is never completed (the worker was killed mid-send)
-expires after `lease` seconds, so the job is retried rather than silently dropped: at
-least once, never silently zero times.
+cannot both act. A claim held by someone else is never taken as success: the job waits
+(RunLater) and tries again. The holder is the job attempt that claimed the key, so a
+later attempt of the same job, which the state machine starts only once the earlier
+attempt ended or its worker died, takes the claim over at once; any other claimant
+waits until the lease runs out.
+
+What this cannot promise: an email accepted by the SMTP server just before the worker
+died, with the key not yet marked done, is sent again by the retry. At least once,
+never zero times.
 """
 
+import uuid
 from datetime import timedelta
 
 from django.db.models import Q
 from django.utils import timezone
 
 from jobs.models import IdempotencyKey
+from jobs.tracking import RunLater, current_record
 
 DEFAULT_LEASE = 300
 
@@ -23,21 +31,34 @@ DEFAULT_LEASE = 300
 def once(key, action, *, lease=DEFAULT_LEASE):
     """Call action() unless it already completed under this key.
 
-    Returns True when action ran now, False when it had run before or another worker
-    holds the claim. If action raises, the claim is released so a retry can act.
+    Returns True when action ran now, False when it had completed before. Raises
+    RunLater while another attempt holds the claim. If action raises, the claim is
+    released so that a retry can act.
     """
+    record = current_record()
+    holder, attempt = (str(record.id), record.attempts) if record else (uuid.uuid4().hex, 0)
     IdempotencyKey.objects.get_or_create(key=key)
     now = timezone.now()
-    claimable = Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - timedelta(seconds=lease))
+    claimable = (
+        Q(claimed_at__isnull=True)
+        | Q(claimed_at__lt=now - timedelta(seconds=lease))
+        | Q(holder=holder, holder_attempt__lt=attempt)
+    )
     claimed = IdempotencyKey.objects.filter(claimable, key=key, done_at__isnull=True).update(
-        claimed_at=now
+        claimed_at=now, holder=holder, holder_attempt=attempt
     )
     if not claimed:
-        return False
+        claim = IdempotencyKey.objects.get(key=key)
+        if claim.done_at is not None:
+            return False
+        # Held until its lease runs out, or released a moment ago (None): try again soon.
+        wait = (claim.claimed_at + timedelta(seconds=lease) - now) if claim.claimed_at else None
+        raise RunLater(wait.total_seconds() if wait else 1, "Another attempt holds this claim")
+    mine = IdempotencyKey.objects.filter(key=key, holder=holder, holder_attempt=attempt)
     try:
         action()
     except BaseException:
-        IdempotencyKey.objects.filter(key=key, claimed_at=now).update(claimed_at=None)
+        mine.update(claimed_at=None)
         raise
-    IdempotencyKey.objects.filter(key=key).update(done_at=timezone.now())
+    mine.update(done_at=timezone.now())
     return True

@@ -53,6 +53,9 @@ class JobRecord(models.Model):
     max_attempts = models.PositiveIntegerField(default=1)
     error = models.TextField(blank=True)
     result = models.JSONField(null=True, blank=True)
+    worker = models.CharField(
+        max_length=200, blank=True, help_text="The RQ worker running (or that last ran) it."
+    )
 
     created_at = models.DateTimeField(auto_now_add=True)
     enqueued_at = models.DateTimeField(null=True, blank=True)
@@ -79,11 +82,13 @@ class IdempotencyKey(models.Model):
     """A side effect that must happen once, whatever RQ retries or redelivers.
 
     A worker claims the key with a conditional update before acting and marks it done
-    after; see jobs.idempotency.
+    after; see jobs.idempotency. The holder is the job attempt that made the claim.
     """
 
     key = models.CharField(max_length=200, primary_key=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    holder = models.CharField(max_length=64, blank=True)
+    holder_attempt = models.PositiveIntegerField(default=0)
     done_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

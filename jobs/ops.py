@@ -23,13 +23,14 @@ from rq import Worker
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job
 
+from jobs import states
 from jobs.models import JobRecord
 from jobs.services import job_requeue
 
 logger = logging.getLogger("jobs.ops")
 
 Status = JobRecord.Status
-RUNNABLE = (*JobRecord.WAITING, Status.STARTED)
+UNFINISHED = (*JobRecord.WAITING, Status.STARTED)
 JOB_ID = re.compile(r"^[\w-]+$")  # what RQ accepts as a job id
 FAILED_PAGE_SIZE = 200
 # Retries go to the front of a queue, so the head is not always the oldest job; a few
@@ -231,9 +232,9 @@ def failed_job_delete(*, queue_name, job_id):
     queue = django_rq.get_queue(queue_name)
     job, _ = _load(queue, job_id)
     record = _records([job_id]).get(job_id)
-    if record is not None and record.status in RUNNABLE:
+    if record is not None and record.status in UNFINISHED:
         # Without its RQ copy the job will never run: the row must not say it will.
-        _record_gave_up(record, _describe(queue_name, job_id, None).error)
+        states.gave_up(record, error=_gave_up_reason(queue_name, job_id))
     if job is not None:
         try:
             job.delete()
@@ -338,23 +339,18 @@ def _func_name(job):
 def _requeue_record(queue, record):
     if record.status == Status.FINISHED:
         raise FailedJobError("Its record says it finished: this copy is stale, delete it.")
-    if record.status in RUNNABLE:
+    if record.status in UNFINISHED:
         # RQ gave up on it without the row hearing: the task never reached @tracked (its
         # function does not import) or its work horse was killed. Close the row first,
         # so that job_requeue, which only revives failed or canceled rows, can run it.
-        _record_gave_up(record, _describe(queue.name, str(record.id), None).error)
+        states.gave_up(record, error=_gave_up_reason(queue.name, str(record.id)))
         record.refresh_from_db()
     if not job_requeue(record):
         raise FailedJobError(f"Its record is {record.get_status_display().lower()}.")
 
 
-def _record_gave_up(record, error):
-    JobRecord.objects.filter(pk=record.pk, status__in=RUNNABLE).update(
-        status=Status.FAILED,
-        stage="Failed",
-        error=error or "The worker gave up on this job.",
-        finished_at=timezone.now(),
-    )
+def _gave_up_reason(queue_name, job_id):
+    return _describe(queue_name, job_id, None).error or "The worker gave up on this job."
 
 
 def _each(action, refs):

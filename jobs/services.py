@@ -18,12 +18,12 @@ from rq import Retry
 from rq.exceptions import DuplicateJobError
 from rq.job import JobStatus
 
+from jobs import states
 from jobs.models import JobRecord
 
 logger = logging.getLogger(__name__)
 
 Status = JobRecord.Status
-DEPENDENCY_FAILED = "An earlier step failed"
 
 
 def backoff_intervals(retries, *, base=None):
@@ -32,13 +32,14 @@ def backoff_intervals(retries, *, base=None):
     return [base * 2**attempt for attempt in range(retries)]
 
 
-def _options(retries, timeout, result_ttl, failure_ttl):
-    """The RQ options a row keeps, leaving out the ones left at RQ's defaults."""
+def _options(retries, timeout, result_ttl, failure_ttl, on_failure=None):
+    """The options a row keeps, leaving out the ones left at their defaults."""
     options = {
         "retry_intervals": backoff_intervals(retries),
         "timeout": timeout,
         "result_ttl": result_ttl,
         "failure_ttl": failure_ttl,
+        "on_failure": on_failure,
     }
     return {key: value for key, value in options.items() if value}
 
@@ -57,6 +58,7 @@ def job_enqueue(
     depends_on=None,
     delay=None,
     job_id=None,
+    on_failure=None,
 ):
     """Record a job now and push it to RQ when the current transaction commits.
 
@@ -64,9 +66,10 @@ def job_enqueue(
     `depends_on` is another JobRecord: RQ holds this job as deferred until that one
     finishes. `delay` is a timedelta; the job waits in RQ's scheduled registry.
     `job_id` makes the enqueue itself idempotent: if a job with that id was already
-    recorded, it is returned and nothing new is queued.
+    recorded, it is returned and nothing new is queued. `on_failure` is the dotted path
+    of a function called with the row, once, when the job has failed for good.
     """
-    options = _options(retries, timeout, result_ttl, failure_ttl)
+    options = _options(retries, timeout, result_ttl, failure_ttl, on_failure)
     if job_id is not None:
         existing = JobRecord.objects.filter(pk=job_id).first()
         if existing:
@@ -99,8 +102,8 @@ def job_push(record):
     """Put a recorded job into Redis and move its row from pending to queued.
 
     Returns False, leaving the row pending, when Redis cannot be reached; the sweeper
-    pushes pending rows again later. Pushing a job twice is harmless: RQ refuses a
-    second job with the same id.
+    (jobs.sweeper) pushes pending rows again later. Pushing a job twice is harmless:
+    a second push finds the first in Redis and adds nothing.
     """
     queue = django_rq.get_queue(record.queue)
     waits = _waits_for_dependency(record)
@@ -109,10 +112,10 @@ def job_push(record):
         depends_on=str(record.depends_on_id) if waits else None,
         **_rq_options(record),
     )
-    # RQ can refuse a duplicate id atomically, except for jobs with dependencies.
+    # RQ refuses a duplicate id atomically, except for jobs with dependencies.
     unique = not waits
     try:
-        if not unique and queue.fetch_job(job.id) is not None:
+        if not unique and queue.connection.exists(job.key):
             raise DuplicateJobError(job.id)
         if record.run_at and record.run_at > timezone.now():
             job = queue.schedule_job(job, record.run_at, unique=unique)
@@ -129,18 +132,61 @@ def job_push(record):
         JobStatus.SCHEDULED: Status.SCHEDULED,
         JobStatus.DEFERRED: Status.DEFERRED,
     }.get(job.get_status(refresh=False) if job else None, Status.QUEUED)
-    pushed = JobRecord.objects.filter(pk=record.pk, status=Status.PENDING).update(
-        status=status, enqueued_at=timezone.now()
-    )
-    if pushed:
-        logger.info("job %s id=%s kind=%s queue=%s", status, record.id, record.kind, record.queue)
+    states.pushed(record, status=status)
     return True
 
 
+def job_repush(record):
+    """Push a pending row again after dropping whatever copy Redis still has of it.
+
+    For a job whose copy went stale: its worker died, or Redis lost part of it. The
+    row is the source of truth, so the new copy is built from the row alone.
+    """
+    queue = django_rq.get_queue(record.queue)
+    try:
+        forget_rq_copy(queue, str(record.id))
+    except RedisError as exc:
+        logger.warning("job %s stays pending: Redis is unreachable (%s)", record.id, exc)
+        return False
+    return job_push(record)
+
+
+def forget_rq_copy(queue, job_id):
+    """Remove every trace of `job_id` from `queue` and its registries, but not the list
+    of jobs waiting for it: those are released when the new copy finishes."""
+    job_key = queue.job_class.key_for(job_id)
+    started = queue.started_job_registry
+    executions = [
+        member
+        for member in queue.connection.zrange(started.key, 0, -1)
+        if member.decode().split(":", 1)[0] == job_id
+    ]
+    with queue.connection.pipeline() as pipe:
+        pipe.lrem(queue.key, 0, job_id)
+        for registry in (
+            queue.scheduled_job_registry,
+            queue.deferred_job_registry,
+            queue.failed_job_registry,
+            queue.finished_job_registry,
+            queue.canceled_job_registry,
+        ):
+            pipe.zrem(registry.key, job_id)
+        if executions:
+            pipe.zrem(started.key, *executions)
+        pipe.delete(job_key, f"rq:results:{job_id}")
+        pipe.execute()
+
+
 def _rq_options(record):
-    """What RQ needs to run a recorded job: everything comes from the row."""
+    """What RQ needs to run a recorded job: everything comes from the row.
+
+    RQ gets only the retries the row has left, so that a job pushed again after a
+    crash does not start its count afresh.
+    """
     options = record.options
-    intervals = options.get("retry_intervals")
+    intervals = options.get("retry_intervals", [])
+    retries_left = max(0, min(len(intervals), record.max_attempts - record.attempts - 1))
+    intervals = intervals[len(intervals) - retries_left :]
     return {
         "args": record.args,
         "job_id": str(record.id),
@@ -148,7 +194,7 @@ def _rq_options(record):
         "timeout": options.get("timeout"),
         "result_ttl": options.get("result_ttl"),
         "failure_ttl": options.get("failure_ttl"),
-        "retry": Retry(max=len(intervals), interval=intervals) if intervals else None,
+        "retry": Retry(max=retries_left, interval=intervals) if retries_left else None,
         "meta": {"kind": record.kind},
     }
 
@@ -183,7 +229,11 @@ def job_enqueue_many(
 
 
 def job_push_many(ids):
-    """Push the still-pending rows among `ids` with one Redis round trip per queue."""
+    """Push the still-pending rows among `ids` with two Redis round trips per queue.
+
+    Ids already in Redis are left out, so a second push of the same rows (the sweeper's,
+    or a fan-out run again) never queues a job twice.
+    """
     pending = list(JobRecord.objects.filter(pk__in=ids, status=Status.PENDING))
     by_queue = {}
     for record in pending:
@@ -193,17 +243,20 @@ def job_push_many(ids):
         queue = django_rq.get_queue(name)
         try:
             with queue.connection.pipeline() as pipe:
+                for record in records:
+                    pipe.exists(queue.job_class.key_for(str(record.id)))
+                known = pipe.execute()
+            new = [record for record, exists in zip(records, known, strict=True) if not exists]
+            with queue.connection.pipeline() as pipe:
                 queue.enqueue_many(
-                    [queue.prepare_data(record.func, **_rq_options(record)) for record in records],
+                    [queue.prepare_data(record.func, **_rq_options(record)) for record in new],
                     pipeline=pipe,
                 )
                 pipe.execute()
         except RedisError as exc:
             logger.warning("%s jobs stay pending: Redis is unreachable (%s)", len(records), exc)
             continue
-        queued = JobRecord.objects.filter(
-            pk__in=[record.pk for record in records], status=Status.PENDING
-        ).update(status=Status.QUEUED, enqueued_at=timezone.now())
+        queued = states.pushed_many([record.pk for record in records])
         logger.info("jobs queued count=%s kind=%s queue=%s", queued, records[0].kind, name)
         pushed += queued
     return pushed
@@ -219,43 +272,31 @@ def _waits_for_dependency(record):
 
 
 def job_requeue(record):
-    """Run a failed or canceled job again, from the row alone."""
-    updated = JobRecord.objects.filter(pk=record.pk, status__in=[Status.FAILED, Status.CANCELED])
-    if not updated.update(status=Status.PENDING, progress=0, stage="", finished_at=None):
+    """Run a failed or canceled job again, from the row alone, with a fresh set of attempts."""
+    if not states.requeued(record):
         return False
-    logger.info("job requeued id=%s kind=%s attempts=%s", record.id, record.kind, record.attempts)
-    queue = django_rq.get_queue(record.queue)
-    try:
-        queue.connection.delete(queue.job_class.key_for(str(record.id)))
-        queue.failed_job_registry.remove(str(record.id))
-    except RedisError:
-        logger.warning("job %s: could not clear its old copy from Redis", record.id)
     record.refresh_from_db()
-    job_push(record)
+    job_repush(record)
     # Steps that were canceled because this one failed get their chance again; RQ
     # releases them when this job finishes.
     dependents = JobRecord.objects.filter(
-        depends_on=record, status=Status.CANCELED, stage=DEPENDENCY_FAILED
+        depends_on=record, status=Status.CANCELED, stage=states.DEPENDENCY_FAILED
     )
     for dependent in dependents:
-        JobRecord.objects.filter(pk=dependent.pk, status=Status.CANCELED).update(
-            status=Status.PENDING, stage="", finished_at=None
-        )
-        job_push(dependent)
+        if states.requeued(dependent):
+            dependent.refresh_from_db()
+            job_repush(dependent)
     return True
 
 
 def job_cancel(record, *, reason="Canceled"):
     """Stop a job that has not started; a running job finishes what it is doing."""
-    canceled = JobRecord.objects.filter(pk=record.pk, status__in=JobRecord.WAITING).update(
-        status=Status.CANCELED, stage=reason, finished_at=timezone.now()
-    )
-    if canceled:
-        logger.info("job canceled id=%s kind=%s reason=%r", record.id, record.kind, reason)
-        try:
-            job = django_rq.get_queue(record.queue).fetch_job(str(record.id))
-            if job is not None:
-                job.cancel()
-        except RedisError:
-            logger.warning("job %s canceled in the database only: Redis is unreachable", record.id)
-    return bool(canceled)
+    if not states.canceled(record, reason=reason):
+        return False
+    try:
+        job = django_rq.get_queue(record.queue).fetch_job(str(record.id))
+        if job is not None:
+            job.cancel()
+    except RedisError:
+        logger.warning("job %s canceled in the database only: Redis is unreachable", record.id)
+    return True

@@ -1,37 +1,31 @@
-"""The worker side of a job record: started, progress, finished or failed.
+"""The worker side of a job record: @tracked runs a task function under its row.
 
-Every change is a conditional UPDATE on the row's current status, so a job that RQ
-delivers twice, or a retry racing a requeue, can never move a finished row back to
-running. Task functions opt in with @tracked; progress comes from report_progress().
+Every status change goes through jobs.states, whose conditional UPDATEs make a second
+delivery of the same job a no-op: it finds the row running or ended and skips. Task
+functions report progress with report_progress(), and may raise RunLater to wait
+without failing.
 """
 
 import functools
 import logging
 import math
+import threading
 import time
 import uuid
 
-from django.db.models import F
-from django.utils import timezone
 from rq import Retry, get_current_job
 
-from jobs.alerts import notify_final_failure
-from jobs.models import JobRecord
-from jobs.services import DEPENDENCY_FAILED
+from jobs import states
 
 logger = logging.getLogger("jobs")
 
-Status = JobRecord.Status
-RUNNABLE = (*JobRecord.WAITING, Status.STARTED)
 RUN_LATER_LIMIT = 10_000  # RQ wants a cap on Retry results; a rate limit never reaches it
-
-
-class AlreadyDone(Exception):
-    """The row is terminal: this delivery of the job is a duplicate."""
+_running = threading.local()  # the record of the tracked job this thread runs
 
 
 class RunLater(Exception):
-    """Raised by a task that cannot act yet (a rate limit): run it again in `seconds`.
+    """Raised by a task that cannot act yet (a rate limit, a claim held elsewhere): run it
+    again in `seconds`.
 
     This is not a failure: it uses none of the job's retries, and its row says why it
     waits. RQ reschedules a job that returns a Retry, so workers need --with-scheduler.
@@ -53,138 +47,54 @@ def tracked(func):
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         rq_job = get_current_job()
-        if rq_job is None:
-            return func(*args, **kwargs)
-        try:
-            record = mark_started(rq_job.id)
-        except AlreadyDone:
-            logger.info("job %s skipped: its record is already terminal", rq_job.id)
-            return None
+        if rq_job is None or not _is_uuid(rq_job.id):
+            return func(*args, **kwargs)  # not one of ours: job records have UUIDs
+        record = states.started(rq_job.id, worker=rq_job.worker_name or "")
         if record is None:
+            if states.JobRecord.objects.filter(pk=rq_job.id).exists():
+                logger.info("job skipped id=%s reason=already-running-or-ended", rq_job.id)
+                return None
             return func(*args, **kwargs)
 
         began = time.monotonic()
+        _running.record = record
         try:
             result = func(*args, **kwargs)
         except RunLater as later:
-            mark_waiting(record, later)
+            states.waiting(record, seconds=later.seconds, reason=later.reason)
             return Retry(max=RUN_LATER_LIMIT, interval=later.seconds)
         except Exception as exc:
-            mark_failed(
-                record,
-                exc,
-                retrying=rq_job.should_retry,
-                delayed=_next_delay(rq_job),
-                duration=time.monotonic() - began,
-            )
+            error = f"{type(exc).__name__}: {exc}"
+            duration = time.monotonic() - began
+            if rq_job.should_retry:
+                delay = rq_job.get_retry_interval()
+                states.retrying(record, error=error, delay=delay, duration=duration)
+            else:
+                states.failed(record, error=error, duration=duration)
             raise
-        mark_finished(record, result, duration=time.monotonic() - began)
+        finally:
+            _running.record = None
+        states.finished(record, result=result, duration=time.monotonic() - began)
         return result
 
     return wrapper
 
 
-def mark_started(job_id):
-    try:
-        uuid.UUID(str(job_id))
-    except ValueError:
-        return None  # not one of ours: job records have UUIDs
-    updated = JobRecord.objects.filter(pk=job_id, status__in=RUNNABLE).update(
-        status=Status.STARTED,
-        attempts=F("attempts") + 1,
-        started_at=timezone.now(),
-        stage="Running",
-    )
-    if not updated:
-        if JobRecord.objects.filter(pk=job_id).exists():
-            raise AlreadyDone(job_id)
-        return None
-    record = JobRecord.objects.get(pk=job_id)
-    logger.info("job started id=%s kind=%s attempt=%s", record.id, record.kind, record.attempts)
-    return record
-
-
-def mark_finished(record, result, *, duration):
-    JobRecord.objects.filter(pk=record.pk, status=Status.STARTED).update(
-        status=Status.FINISHED,
-        progress=100,
-        stage="Done",
-        result=result,
-        finished_at=timezone.now(),
-    )
-    logger.info(
-        "job finished id=%s kind=%s attempt=%s duration=%.3fs",
-        record.id,
-        record.kind,
-        record.attempts,
-        duration,
-    )
-
-
-def mark_failed(record, exc, *, retrying, delayed, duration):
-    """Record a failed attempt; with `retrying` False it was the last one."""
-    error = f"{type(exc).__name__}: {exc}"
-    running = JobRecord.objects.filter(pk=record.pk, status=Status.STARTED)
-    if retrying:
-        running.update(
-            status=Status.SCHEDULED if delayed else Status.QUEUED,
-            stage=f"Retrying in {delayed}s" if delayed else "Retrying",
-            error=error,
-        )
-        logger.warning(
-            "job retrying id=%s kind=%s attempt=%s duration=%.3fs error=%r",
-            record.id,
-            record.kind,
-            record.attempts,
-            duration,
-            error,
-        )
-        return
-    failed = running.update(
-        status=Status.FAILED, stage="Failed", error=error, finished_at=timezone.now()
-    )
-    logger.error(
-        "job failed id=%s kind=%s attempt=%s duration=%.3fs error=%r",
-        record.id,
-        record.kind,
-        record.attempts,
-        duration,
-        error,
-    )
-    # Only the delivery that moved the row tells staff: a duplicate finds it failed already.
-    if failed:
-        notify_final_failure(record, error=error)
-    # Steps that waited on this one will never run: say so on their rows.
-    JobRecord.objects.filter(depends_on=record, status__in=JobRecord.WAITING).update(
-        status=Status.CANCELED, stage=DEPENDENCY_FAILED, finished_at=timezone.now()
-    )
-
-
-def mark_waiting(record, later):
-    # This run does not count as an attempt: it only found the door closed.
-    JobRecord.objects.filter(pk=record.pk, status=Status.STARTED).update(
-        status=Status.SCHEDULED,
-        attempts=F("attempts") - 1,
-        stage=f"{later.reason}; next try in {later.seconds}s",
-    )
-    logger.info(
-        "job waiting id=%s kind=%s seconds=%s reason=%r",
-        record.id,
-        record.kind,
-        later.seconds,
-        later.reason,
-    )
-
-
-def _next_delay(rq_job):
-    return rq_job.get_retry_interval() if rq_job.should_retry else 0
+def current_record():
+    """The JobRecord of the tracked job running in this thread, or None."""
+    return getattr(_running, "record", None)
 
 
 def report_progress(percent, stage=""):
     """Record how far the current job has got; a no-op outside a tracked job."""
-    rq_job = get_current_job()
-    if rq_job is None:
-        return
-    JobRecord.objects.filter(pk=rq_job.id, status=Status.STARTED).update(
-        progress=max(0, min(100, int(percent))), stage=stage[:200]
-    )
+    record = current_record()
+    if record is not None:
+        states.progressed(record, percent=percent, stage=stage)
+
+
+def _is_uuid(value):
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True

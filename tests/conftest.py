@@ -11,10 +11,10 @@ import sys
 import pytest
 from django.conf import settings
 from django.test import TestCase, override_settings
-from rq import SimpleWorker
 
 from config.redis_server import RedisServer
 from config.settings import redis_url_with_timeouts
+from jobs.worker import SimpleWorker
 from tests.s3 import BUCKET, S3Endpoint
 from tests.smtp import SmtpSink
 

@@ -3,6 +3,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 
+from jobs.models import JobRecord
 from jobs.selectors import job_as_json
 from uploads.models import Photo
 
@@ -70,6 +71,17 @@ def photos_added_between(user, since, until):
 def photos_added_exist(owner, since):
     """Exists() over photos of `owner` added after `since`; both may be OuterRefs."""
     return Exists(Photo.objects.filter(owner=owner, created_at__gt=since))
+
+
+def batch_settled(batch):
+    """True when no photo of the upload is still on its way: each is published or failed."""
+    ended_badly = (JobRecord.Status.FAILED, JobRecord.Status.CANCELED)
+    unsettled = (
+        Photo.objects.filter(batch=batch, published_at__isnull=True)
+        .exclude(resize_job__status__in=ended_badly)
+        .exclude(publish_job__status__in=ended_badly)
+    )
+    return not unsettled.exists()
 
 
 def has_photos(user):

@@ -10,14 +10,25 @@ from uploads.models import Photo
 EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif"}
 
 
-@transaction.atomic
 def photos_upload(*, owner, images):
     """Stage each original, record its Photo row and both of its jobs, in one transaction.
 
-    On commit, RQ receives resize_image and, depending on it, upload_to_s3.
+    On commit, RQ receives resize_image and, depending on it, upload_to_s3. If the
+    transaction rolls back, the originals staged so far are deleted again.
     """
-    batch = uuid.uuid4()
     photos = []
+    try:
+        with transaction.atomic():
+            _record_photos(owner, images, photos)
+    except BaseException:
+        for photo in photos:
+            storage.delete_original(photo)
+        raise
+    return photos
+
+
+def _record_photos(owner, images, photos):
+    batch = uuid.uuid4()
     for image in images:
         photo = Photo.objects.create(
             owner=owner,
@@ -29,12 +40,11 @@ def photos_upload(*, owner, images):
             height=image.info.height,
             size_bytes=len(image.data),
         )
+        photos.append(photo)
         storage.save_original(photo, image.data)
         photo.resize_job = tasks.enqueue_resize(photo)
         photo.publish_job = tasks.enqueue_publish(photo, after=photo.resize_job)
         photo.save(update_fields=["resize_job", "publish_job"])
-        photos.append(photo)
-    return photos
 
 
 def photo_retry(photo):

@@ -26,6 +26,10 @@ def original_key(photo):
     return f"originals/{photo.id}.{photo.original_ext}"
 
 
+def delete_original(photo):
+    default_storage.delete(original_key(photo))
+
+
 def staged_key(photo, name):
     return f"staging/{photo.id}/{name}.{photo.variants[name]['ext']}"
 
@@ -62,15 +66,26 @@ def variant_response(photo, name):
     )
 
 
-def photo_keys(photo):
-    """Every object a photo owns: (staged keys, published keys)."""
-    staged = [original_key(photo), *(staged_key(photo, name) for name in photo.variants)]
-    published = [published_key(photo, name) for name in photo.variants]
-    return staged, published
+def delete_photo_objects(photo_id, owner_id, original_ext):
+    """Delete every object a photo owns, found by its key prefixes rather than by its
+    variants, so that objects a job wrote after the photo was read are found too."""
+    deleted = 0
+    original = f"originals/{photo_id}.{original_ext}"
+    if default_storage.exists(original):
+        default_storage.delete(original)
+        deleted += 1
+    for store, prefix in (
+        (default_storage, f"staging/{photo_id}"),
+        (photo_storage(), f"photos/{owner_id}/{photo_id}"),
+    ):
+        for name in _files_under(store, prefix):
+            store.delete(f"{prefix}/{name}")
+            deleted += 1
+    return deleted
 
 
-def delete_objects(staged, published):
-    for key in staged:
-        default_storage.delete(key)
-    for key in published:
-        photo_storage().delete(key)
+def _files_under(store, prefix):
+    try:
+        return store.listdir(prefix)[1]
+    except FileNotFoundError:
+        return []

@@ -3,7 +3,11 @@
 Upload flow: uploads.views.upload -> uploads.services.photos_upload (original staged,
 Photo row and both job rows in one transaction) -> on commit RQ gets resize_image, and
 upload_to_s3 as its dependent -> workers run them, reporting progress -> the last photo
-of a batch to be published enqueues one confirmation email -> /photos/<id>/ polls it all.
+of a batch to settle (published, or failed for good) enqueues one confirmation email ->
+/photos/<id>/ polls it all.
+
+A photo can be deleted while its jobs run. Each job checks that its row still exists
+after writing, and removes what it wrote if not, so nothing outlives the photo.
 """
 
 import uuid
@@ -17,14 +21,20 @@ from jobs.services import job_enqueue
 from jobs.tracking import report_progress, tracked
 from uploads import imaging, storage
 from uploads.models import Photo
+from uploads.selectors import batch_settled
 
 PUBLISH_RETRIES = 5  # S3 hiccups: 2, 4, 8, 16, 32 seconds by default
 DAY = 24 * 3600
 
 
+# Runs once when a photo's job fails for good, so that its batch still gets its email.
+ON_FAILURE = "uploads.tasks.photo_job_failed"
+
+
 def enqueue_resize(photo):
     return job_enqueue(
         func="uploads.tasks.resize_image",
+        on_failure=ON_FAILURE,
         kind="resize_image",
         args=[str(photo.id)],
         owner=photo.owner,
@@ -39,6 +49,7 @@ def enqueue_resize(photo):
 def enqueue_publish(photo, *, after):
     return job_enqueue(
         func="uploads.tasks.upload_to_s3",
+        on_failure=ON_FAILURE,
         kind="upload_to_s3",
         args=[str(photo.id)],
         owner=photo.owner,
@@ -69,11 +80,10 @@ def enqueue_confirmation(batch, owner):
 
 
 def enqueue_delete_files(photo):
-    staged, published = storage.photo_keys(photo)
     return job_enqueue(
         func="uploads.tasks.delete_photo_files",
         kind="delete_photo_files",
-        args=[staged, published],
+        args=[str(photo.id), photo.owner_id, photo.original_ext],
         owner=photo.owner,
         queue="low",
         retries=5,
@@ -82,7 +92,9 @@ def enqueue_delete_files(photo):
 
 @tracked
 def resize_image(photo_id):
-    photo = Photo.objects.get(pk=photo_id)
+    photo = Photo.objects.filter(pk=photo_id).first()
+    if photo is None:
+        return {"skipped": "the photo was deleted"}
     report_progress(5, "Resizing")
 
     def progress(done, total, name):
@@ -100,21 +112,41 @@ def resize_image(photo_id):
     }
     for variant in variants:
         storage.stage_variant(photo, variant.name, variant.data)
-    photo.save(update_fields=["variants"])
+    if not Photo.objects.filter(pk=photo.pk).update(variants=photo.variants):
+        storage.delete_photo_objects(photo.id, photo.owner_id, photo.original_ext)
+        return {"skipped": "the photo was deleted"}
     return {name: [info["width"], info["height"]] for name, info in photo.variants.items()}
 
 
 @tracked
 def upload_to_s3(photo_id):
-    photo = Photo.objects.get(pk=photo_id)
+    photo = Photo.objects.filter(pk=photo_id).first()
+    if photo is None:
+        return {"skipped": "the photo was deleted"}
     names = list(photo.variants)
     for done, name in enumerate(names):
         report_progress(100 * done // len(names), f"Uploading {name} to storage")
         storage.publish_variant(photo, name)
-    Photo.objects.filter(pk=photo.pk, published_at__isnull=True).update(published_at=timezone.now())
-    if not Photo.objects.filter(batch=photo.batch, published_at__isnull=True).exists():
+    published = Photo.objects.filter(pk=photo.pk, published_at__isnull=True).update(
+        published_at=timezone.now()
+    )
+    if not published and not Photo.objects.filter(pk=photo.pk).exists():
+        # Deleted while we uploaded: its delete job may have run before our objects existed.
+        storage.delete_photo_objects(photo.id, photo.owner_id, photo.original_ext)
+        return {"skipped": "the photo was deleted"}
+    if batch_settled(photo.batch):
         enqueue_confirmation(photo.batch, photo.owner)
     return {"published": [storage.published_key(photo, name) for name in names]}
+
+
+def photo_job_failed(record):
+    """A photo's job failed for good: if that settles its batch, the confirmation goes out."""
+    photo = (
+        Photo.objects.filter(resize_job=record).first()
+        or Photo.objects.filter(publish_job=record).first()
+    )
+    if photo is not None and batch_settled(photo.batch):
+        enqueue_confirmation(photo.batch, photo.owner)
 
 
 @tracked
@@ -123,19 +155,23 @@ def send_upload_confirmation(batch):
     if not photos:
         return {"sent": False, "reason": "the photos were deleted"}
     owner = photos[0].owner
-    body = render_to_string("emails/upload_confirmation.txt", {"user": owner, "photos": photos})
+    ready = [photo for photo in photos if photo.published_at]
+    failed = [photo for photo in photos if not photo.published_at]
+    body = render_to_string(
+        "emails/upload_confirmation.txt", {"user": owner, "ready": ready, "failed": failed}
+    )
     sent = once(
         f"upload_confirmation:{batch}",
         lambda: send_email(
-            subject=f"{len(photos)} photo{'s' if len(photos) != 1 else ''} ready",
+            subject=f"{len(ready)} photo{'s' if len(ready) != 1 else ''} ready",
             body=body,
             to=owner.email,
         ),
     )
-    return {"sent": sent, "photos": len(photos)}
+    return {"sent": sent, "photos": len(ready), "failed": len(failed)}
 
 
 @tracked
-def delete_photo_files(staged, published):
-    storage.delete_objects(staged, published)
-    return {"deleted": len(staged) + len(published)}
+def delete_photo_files(photo_id, owner_id, original_ext):
+    deleted = storage.delete_photo_objects(photo_id, owner_id, original_ext)
+    return {"deleted": deleted}

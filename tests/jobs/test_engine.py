@@ -53,7 +53,7 @@ def test_a_flaky_job_is_retried_until_it_succeeds(run_jobs, django_capture_on_co
     assert record.status == "finished"
     assert record.attempts == 3
     assert record.result == {"runs": 3}
-    assert "run 2 failed" in record.error
+    assert record.error == ""  # the earlier attempts' errors are not the job's outcome
 
 
 @override_settings(JOB_RETRY_BASE_SECONDS=0)

@@ -1,7 +1,11 @@
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from jobs.idempotency import once
 from jobs.models import IdempotencyKey
+from jobs.tracking import RunLater
 
 pytestmark = pytest.mark.django_db
 
@@ -27,19 +31,16 @@ def test_a_failed_action_releases_the_key_for_a_retry():
     assert calls == [1]
 
 
-def test_a_claim_held_by_another_worker_is_not_taken():
-    from django.utils import timezone
+def test_a_claim_held_by_another_worker_makes_the_job_wait_for_the_lease():
+    IdempotencyKey.objects.create(key="k", claimed_at=timezone.now() - timedelta(seconds=100))
 
-    IdempotencyKey.objects.create(key="k", claimed_at=timezone.now())
+    with pytest.raises(RunLater) as later:
+        once("k", lambda: pytest.fail("acted while another worker held the claim"), lease=300)
 
-    assert once("k", lambda: pytest.fail("acted while another worker held the claim")) is False
+    assert 199 <= later.value.seconds <= 201
 
 
 def test_an_abandoned_claim_expires_so_the_work_is_not_lost():
-    from datetime import timedelta
-
-    from django.utils import timezone
-
     IdempotencyKey.objects.create(key="k", claimed_at=timezone.now() - timedelta(minutes=10))
     calls = []
 

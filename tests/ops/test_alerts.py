@@ -5,8 +5,7 @@ import pytest
 from django.core import mail
 from django.test import override_settings
 
-from jobs.tracking import mark_failed, mark_started
-from tests.jobs.tasks import Flaky
+from jobs import states
 
 pytestmark = pytest.mark.django_db
 
@@ -58,13 +57,12 @@ def test_a_duplicate_delivery_of_a_failed_job_does_not_alert_again(enqueue, run_
     assert len(mail.outbox) == 1
 
 
-def test_two_deliveries_failing_at_once_alert_once(enqueue):
+def test_a_stale_attempt_failing_after_the_job_failed_does_not_alert_again(enqueue):
     record = enqueue("tests.jobs.tasks.always_fail")
-    # Both deliveries started before either failed: the row allows started -> started.
-    first, second = mark_started(record.id), mark_started(record.id)
+    attempt = states.started(record.id, worker="worker-1")
 
-    for delivery in (first, second):
-        mark_failed(delivery, Flaky("down"), retrying=False, delayed=0, duration=0.1)
+    for _ in range(2):
+        states.failed(attempt, error="Flaky: down")
 
     assert len(mail.outbox) == 1
 

@@ -17,7 +17,7 @@ def test_a_job_that_finishes_logs_queued_started_finished(enqueue, run_jobs, log
 
     queued, started, finished = lines_about(log_lines, record)
     assert queued == f"job queued id={record.id} kind=export queue=default"
-    assert started == f"job started id={record.id} kind=export attempt=1"
+    assert started.startswith(f"job started id={record.id} kind=export attempt=1 worker=")
     assert finished.startswith(f"job finished id={record.id} kind=export attempt=1 duration=")
 
 

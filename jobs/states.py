@@ -1,0 +1,234 @@
+"""The job record's state machine: every change of JobRecord.status happens here.
+
+Each transition is one function and one conditional UPDATE: it names the states it may
+leave, and it changes nothing when the row is elsewhere. A job that RQ delivers twice,
+a retry racing a requeue, or a sweeper recovering a job that a slow worker then finishes
+can therefore never move a row backwards. The caller learns from the return value
+whether its transition happened, and only the caller that moved the row acts on it
+(sends the alert, cancels the next steps).
+
+While a job runs, its row's `attempts` is the attempt's token: finished, failed,
+retrying and waiting apply only to the attempt that is still current. A worker that was
+given up for dead and then reports back finds its token gone and changes nothing.
+
+    pending --pushed--> queued | scheduled | deferred --started--> started
+    started --finished--> finished
+    started --failed--> failed          started --retrying--> queued | scheduled
+    started --waiting--> scheduled      started --recovered--> pending | failed
+    queued | scheduled | deferred --lost--> pending
+    pending | queued | scheduled | deferred --canceled--> canceled
+    any but finished --gave_up--> failed
+    failed | canceled --requeued--> pending
+
+docs/reliability.md draws the same graph.
+"""
+
+import logging
+
+from django.db.models import F
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from jobs.alerts import notify_final_failure
+from jobs.models import JobRecord
+
+logger = logging.getLogger("jobs")
+
+Status = JobRecord.Status
+WAITING = JobRecord.WAITING
+IN_REDIS = (Status.QUEUED, Status.SCHEDULED, Status.DEFERRED)
+DEPENDENCY_FAILED = "An earlier step failed"
+WORKER_STOPPED = "The worker running it stopped"
+
+
+def _current_attempt(record):
+    """The rows of `record` still running the attempt that `record` holds."""
+    return JobRecord.objects.filter(pk=record.pk, status=Status.STARTED, attempts=record.attempts)
+
+
+def _log(event, record, **fields):
+    """One key=value line per transition, so that a log search follows a job by its id."""
+    details = "".join(f" {key}={value}" for key, value in fields.items())
+    level = logging.ERROR if event == "failed" else logging.INFO
+    logger.log(level, "job %s id=%s kind=%s%s", event, record.id, record.kind, details)
+
+
+def pushed(record, *, status):
+    """pending -> queued, scheduled or deferred: RQ now holds the job."""
+    moved = JobRecord.objects.filter(pk=record.pk, status=Status.PENDING).update(
+        status=status, enqueued_at=timezone.now()
+    )
+    if moved:
+        _log(status, record, queue=record.queue)
+    return bool(moved)
+
+
+def pushed_many(pks, *, status=Status.QUEUED):
+    """pushed() for many rows at once; returns how many moved."""
+    return JobRecord.objects.filter(pk__in=pks, status=Status.PENDING).update(
+        status=status, enqueued_at=timezone.now()
+    )
+
+
+def started(job_id, *, worker):
+    """waiting -> started, counting an attempt. Returns the row, or None if it is not waiting.
+
+    A row that is already running is not waiting: a second delivery of the same job
+    must not run beside the first.
+    """
+    moved = JobRecord.objects.filter(pk=job_id, status__in=WAITING).update(
+        status=Status.STARTED,
+        attempts=F("attempts") + 1,
+        started_at=timezone.now(),
+        stage="Running",
+        worker=worker,
+    )
+    if not moved:
+        return None
+    record = JobRecord.objects.get(pk=job_id)
+    _log("started", record, attempt=record.attempts, worker=worker)
+    return record
+
+
+def progressed(record, *, percent, stage):
+    _current_attempt(record).update(progress=max(0, min(100, int(percent))), stage=stage[:200])
+
+
+def finished(record, *, result, duration):
+    moved = _current_attempt(record).update(
+        status=Status.FINISHED,
+        progress=100,
+        stage="Done",
+        error="",
+        result=result,
+        finished_at=timezone.now(),
+    )
+    if moved:
+        _log("finished", record, attempt=record.attempts, duration=f"{duration:.3f}s")
+    return bool(moved)
+
+
+def retrying(record, *, error, delay, duration=0.0):
+    """started -> queued or scheduled: this attempt failed and RQ will run another."""
+    moved = _current_attempt(record).update(
+        status=Status.SCHEDULED if delay else Status.QUEUED,
+        stage=f"Retrying in {delay}s" if delay else "Retrying",
+        error=error,
+    )
+    if moved:
+        _log(
+            "retrying",
+            record,
+            attempt=record.attempts,
+            duration=f"{duration:.3f}s",
+            error=repr(error),
+        )
+    return bool(moved)
+
+
+def failed(record, *, error, duration=0.0):
+    """started -> failed: the last attempt failed. Alerts staff and cancels the next steps."""
+    moved = _current_attempt(record).update(
+        status=Status.FAILED, stage="Failed", error=error, finished_at=timezone.now()
+    )
+    if moved:
+        _log(
+            "failed",
+            record,
+            attempt=record.attempts,
+            duration=f"{duration:.3f}s",
+            error=repr(error),
+        )
+        _failed_for_good(record, error)
+    return bool(moved)
+
+
+def waiting(record, *, seconds, reason):
+    """started -> scheduled without using an attempt: the task could not act yet."""
+    moved = _current_attempt(record).update(
+        status=Status.SCHEDULED,
+        attempts=F("attempts") - 1,
+        stage=f"{reason}; next try in {seconds}s",
+    )
+    if moved:
+        _log("waiting", record, seconds=seconds, reason=repr(reason))
+    return bool(moved)
+
+
+def recovered(record):
+    """started -> pending (attempts left) or failed: its worker died mid-job.
+
+    The caller pushes a pending row again. `record` must be the row as the caller read
+    it, so that a worker that started a new attempt meanwhile is left alone.
+    """
+    if record.attempts < record.max_attempts:
+        moved = _current_attempt(record).update(
+            status=Status.PENDING, stage=f"{WORKER_STOPPED}; retrying", error=WORKER_STOPPED
+        )
+        if moved:
+            _log("recovered", record, attempt=record.attempts, worker=record.worker)
+        return bool(moved)
+    return failed(record, error=WORKER_STOPPED)
+
+
+def lost(record):
+    """queued, scheduled or deferred -> pending: Redis no longer has the job."""
+    moved = JobRecord.objects.filter(pk=record.pk, status=record.status).update(
+        status=Status.PENDING
+    )
+    if moved:
+        _log("lost", record, was=record.status)
+    return bool(moved)
+
+
+def canceled(record, *, reason="Canceled"):
+    """waiting -> canceled: it will not run. A running job finishes what it is doing."""
+    moved = JobRecord.objects.filter(pk=record.pk, status__in=WAITING).update(
+        status=Status.CANCELED, stage=reason, finished_at=timezone.now()
+    )
+    if moved:
+        _log("canceled", record, reason=repr(reason))
+    return bool(moved)
+
+
+def gave_up(record, *, error):
+    """Anything unfinished -> failed, when the job can never run: its function does not
+    import, or staff deleted its only copy in Redis."""
+    unfinished = (*WAITING, Status.STARTED)
+    moved = JobRecord.objects.filter(pk=record.pk, status__in=unfinished).update(
+        status=Status.FAILED, stage="Failed", error=error, finished_at=timezone.now()
+    )
+    if moved:
+        record.refresh_from_db()
+        _log("failed", record, attempt=record.attempts, error=repr(error))
+        _failed_for_good(record, error)
+    return bool(moved)
+
+
+def requeued(record):
+    """failed or canceled -> pending, with a fresh set of attempts. The last error stays
+    on the row until the job finishes."""
+    retries = len(record.options.get("retry_intervals", []))
+    moved = JobRecord.objects.filter(
+        pk=record.pk, status__in=[Status.FAILED, Status.CANCELED]
+    ).update(
+        status=Status.PENDING,
+        progress=0,
+        stage="",
+        finished_at=None,
+        max_attempts=F("attempts") + retries + 1,
+    )
+    if moved:
+        _log("requeued", record, attempts=record.attempts)
+    return bool(moved)
+
+
+def _failed_for_good(record, error):
+    notify_final_failure(record, error=error)
+    # Steps that waited on this one will never run: say so on their rows.
+    JobRecord.objects.filter(depends_on=record, status__in=WAITING).update(
+        status=Status.CANCELED, stage=DEPENDENCY_FAILED, finished_at=timezone.now()
+    )
+    # The job's own follow-up, named by dotted path: the engine imports no app.
+    if hook := record.options.get("on_failure"):
+        import_string(hook)(record)

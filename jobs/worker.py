@@ -1,0 +1,136 @@
+"""RQ workers that say, every few seconds, that they are alive and what they are running.
+
+Stock RQ refreshes a worker's key only between jobs, or every 30 s while a work horse
+runs, with a TTL of minutes, so a worker killed with `kill -9` looks alive for up to
+eight minutes and its job sits in "started" until a registry cleanup notices, about
+eleven. These workers keep a small key of their own, `jobs:worker:<name>`, refreshed by
+a thread every JOBS_WORKER_TTL / 3 seconds and holding the id of the job being run. Its
+expiry is the death certificate the sweeper (jobs.sweeper) and /healthz read.
+
+A forking worker's work horse is also tied to its parent: RQ puts the horse in its own
+process group, so killing the worker's group, or only the worker, left the horse
+running while the sweeper gave its job to another worker. Here the kernel kills the
+horse when the worker dies (PR_SET_PDEATHSIG).
+
+Use them with `manage.py rqworker --worker-class jobs.worker.Worker` (forking) or
+`jobs.worker.SimpleWorker` (runs jobs in the worker process).
+"""
+
+import contextlib
+import ctypes
+import logging
+import os
+import signal
+import sys
+import threading
+
+import django_rq
+import rq
+from django.conf import settings
+from redis.exceptions import RedisError
+
+logger = logging.getLogger("jobs.worker")
+
+KEY = "jobs:worker:{}"
+IDLE = "-"  # the key's value while no job runs
+PR_SET_PDEATHSIG = 1
+
+
+def heartbeat_key(name):
+    return KEY.format(name)
+
+
+def live_workers(names, *, connection=None):
+    """{worker name: id of the job it runs, or IDLE} for those of `names` that are alive."""
+    names = list(names)
+    if not names:
+        return {}
+    connection = connection or django_rq.get_connection("default")
+    values = connection.mget([heartbeat_key(name) for name in names])
+    return {name: value.decode() for name, value in zip(names, values, strict=True) if value}
+
+
+class Heartbeat:
+    """The thread that keeps one worker's key alive."""
+
+    def __init__(self, name):
+        self.name = name
+        self.job_id = IDLE
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"heartbeat-{name}", daemon=True)
+        # Its own connection: the worker's blocks for seconds at a time in BLPOP.
+        self._connection = django_rq.get_connection("default")
+
+    @property
+    def ttl(self):
+        return settings.JOBS_WORKER_TTL
+
+    def start(self):
+        self.beat()
+        self._thread.start()
+
+    def beat(self):
+        self._connection.set(heartbeat_key(self.name), self.job_id, ex=self.ttl)
+
+    def stop(self):
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+        with contextlib.suppress(RedisError):  # it expires by itself
+            self._connection.delete(heartbeat_key(self.name))
+
+    def _run(self):
+        while not self._stop.wait(self.ttl / 3):
+            try:
+                self.beat()
+            except RedisError as exc:
+                logger.warning("worker %s: heartbeat failed (%s)", self.name, exc)
+
+
+class LivenessMixin:
+    """Registers a Heartbeat with the worker's birth and removes it at its death."""
+
+    liveness = None  # RQ already has a heartbeat() method
+
+    def register_birth(self):
+        super().register_birth()
+        self.liveness = Heartbeat(self.name)
+        self.liveness.start()
+
+    def register_death(self):
+        if self.liveness is not None:
+            self.liveness.stop()
+        super().register_death()
+
+    def execute_job(self, job, queue):
+        self.liveness.job_id = job.id
+        try:
+            return super().execute_job(job, queue)
+        finally:
+            self.liveness.job_id = IDLE
+
+
+class Worker(LivenessMixin, rq.Worker):
+    """RQ's forking worker, with a heartbeat and a work horse that dies with it."""
+
+    def fork_work_horse(self, job, queue):
+        self._parent_pid = os.getpid()
+        super().fork_work_horse(job, queue)
+
+    def main_work_horse(self, job, queue):
+        die_with_parent(self._parent_pid)
+        super().main_work_horse(job, queue)
+
+
+class SimpleWorker(LivenessMixin, rq.SimpleWorker):
+    """RQ's non-forking worker, with a heartbeat."""
+
+
+def die_with_parent(parent_pid):
+    """Ask Linux to SIGKILL this process when its parent dies (elsewhere: do nothing)."""
+    if not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent_pid:  # the parent died before prctl took effect
+        os._exit(1)
