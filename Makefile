@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PG_TEST_URL ?= $(or $(filter postgres%,$(DATABASE_URL)),postgres://postgres@127.0.0.1:5432/photos)
 
-.PHONY: install run test test-sqlite test-postgres lint fmt
+.PHONY: install run test test-sqlite test-postgres test-chaos lint fmt
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,15 +20,20 @@ run: install
 	$(PY) -m config.devrun
 
 # The suite runs on SQLite, then on PostgreSQL when one answers (CI makes sure it does).
+# The fault suite (-m chaos) runs once, in the PostgreSQL run, the production database;
+# without PostgreSQL it runs on SQLite instead.
 # Exit code 5 means pytest collected no tests; that is not a failure of the code.
+PG_ANSWERS = $(PY) -c "import psycopg; psycopg.connect('$(PG_TEST_URL)'.rsplit('/',1)[0] + '/postgres', connect_timeout=2).close()" 2>/dev/null
+
 test: install
-	$(MAKE) --no-print-directory test-sqlite
-	@if $(PY) -c "import psycopg,sys; psycopg.connect('$(PG_TEST_URL)'.rsplit('/',1)[0] + '/postgres', connect_timeout=2).close()" 2>/dev/null; then \
+	@if $(PG_ANSWERS); then \
+		$(MAKE) --no-print-directory test-sqlite PYTEST_ARGS='-m "not chaos" $(PYTEST_ARGS)' && \
 		$(MAKE) --no-print-directory test-postgres; \
 	elif [ -n "$$REQUIRE_POSTGRES" ]; then \
 		echo "PostgreSQL at $(PG_TEST_URL) does not answer, and REQUIRE_POSTGRES is set."; exit 1; \
 	else \
-		echo "PostgreSQL at $(PG_TEST_URL) does not answer: skipped the PostgreSQL run."; \
+		echo "PostgreSQL at $(PG_TEST_URL) does not answer: the whole suite runs on SQLite only."; \
+		$(MAKE) --no-print-directory test-sqlite; \
 	fi
 
 test-sqlite: install
@@ -36,6 +41,10 @@ test-sqlite: install
 
 test-postgres: install
 	DATABASE_URL=$(PG_TEST_URL) $(PY) -m pytest $(PYTEST_ARGS) || [ $$? -eq 5 ]
+
+# The fault suite alone (on SQLite unless DATABASE_URL says otherwise).
+test-chaos: install
+	$(PY) -m pytest -m chaos $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 lint: install
 	$(VENV)/bin/ruff check .
