@@ -26,6 +26,7 @@ from rq.job import Job
 from jobs import states
 from jobs.models import JobRecord
 from jobs.services import job_requeue
+from jobs.worker import IDLE, live_workers
 
 logger = logging.getLogger("jobs.ops")
 
@@ -99,16 +100,24 @@ def queue_overview():
 
 
 def worker_list():
-    """Live RQ workers: name, queues, state, current job and last heartbeat."""
+    """Live RQ workers: name, queues, state, current job and last heartbeat.
+
+    RQ keeps a dead worker's entry for minutes; a worker counts here only while its
+    own heartbeat key (jobs.worker) is fresh.
+    """
     connection = django_rq.get_connection("default")
+    registered = Worker.all(connection=connection)
+    alive = live_workers([worker.name for worker in registered], connection=connection)
     workers = []
-    for worker in Worker.all(connection=connection):
+    for worker in registered:
+        if worker.name not in alive:
+            continue
         workers.append(
             {
                 "name": worker.name,
                 "queues": worker.queue_names(),
                 "state": worker.get_state(),
-                "current_job_id": worker.get_current_job_id(),
+                "current_job_id": None if alive[worker.name] == IDLE else alive[worker.name],
                 "last_heartbeat": worker.last_heartbeat,
                 "successful": worker.successful_job_count,
                 "failed": worker.failed_job_count,

@@ -19,6 +19,7 @@ from redis.exceptions import RedisError
 
 from jobs import ops
 from jobs.metrics import metrics_exposition
+from jobs.sweeper import last_report
 
 
 def staff_required(view):
@@ -46,6 +47,7 @@ def overview_context():
         "workers": ops.worker_list(),
         "cron": ops.cron_entries(),
         "failed_count": ops.failed_count(),
+        "sweep": last_report(),
     }
 
 

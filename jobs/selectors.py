@@ -5,10 +5,9 @@ from django.db import connection
 from django.db.models import Exists
 from django.shortcuts import get_object_or_404
 from redis.exceptions import RedisError
-from rq import Worker
 
 from jobs.models import JobRecord
-from jobs.ops import queue_backlog
+from jobs.ops import queue_backlog, worker_list
 
 ENDED = (JobRecord.Status.FINISHED, JobRecord.Status.FAILED)
 
@@ -75,7 +74,7 @@ def health():
     try:
         redis = django_rq.get_connection("default")
         redis.ping()
-        report["workers"] = Worker.count(connection=redis)
+        report["workers"] = len(worker_list())
         report["queues"] = queue_backlog()
     except RedisError as exc:
         report["redis"] = f"error: {exc}"

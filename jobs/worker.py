@@ -7,10 +7,11 @@ eleven. These workers keep a small key of their own, `jobs:worker:<name>`, refre
 a thread every JOBS_WORKER_TTL / 3 seconds and holding the id of the job being run. Its
 expiry is the death certificate the sweeper (jobs.sweeper) and /healthz read.
 
-A forking worker's work horse is also tied to its parent: RQ puts the horse in its own
-process group, so killing the worker's group, or only the worker, left the horse
-running while the sweeper gave its job to another worker. Here the kernel kills the
-horse when the worker dies (PR_SET_PDEATHSIG).
+A worker's children are also tied to it: RQ puts a work horse in its own process group,
+so killing the worker's group, or only the worker, left the horse running while the
+sweeper gave its job to another worker, and left the scheduler process (from
+--with-scheduler) running for good. Here the kernel kills every child a worker forks
+when the worker dies (PR_SET_PDEATHSIG).
 
 Use them with `manage.py rqworker --worker-class jobs.worker.Worker` (forking) or
 `jobs.worker.SimpleWorker` (runs jobs in the worker process).
@@ -94,6 +95,7 @@ class LivenessMixin:
 
     def register_birth(self):
         super().register_birth()
+        tie_children_to(os.getpid())
         self.liveness = Heartbeat(self.name)
         self.liveness.start()
 
@@ -113,24 +115,25 @@ class LivenessMixin:
 class Worker(LivenessMixin, rq.Worker):
     """RQ's forking worker, with a heartbeat and a work horse that dies with it."""
 
-    def fork_work_horse(self, job, queue):
-        self._parent_pid = os.getpid()
-        super().fork_work_horse(job, queue)
-
-    def main_work_horse(self, job, queue):
-        die_with_parent(self._parent_pid)
-        super().main_work_horse(job, queue)
-
 
 class SimpleWorker(LivenessMixin, rq.SimpleWorker):
     """RQ's non-forking worker, with a heartbeat."""
 
 
-def die_with_parent(parent_pid):
-    """Ask Linux to SIGKILL this process when its parent dies (elsewhere: do nothing)."""
-    if not sys.platform.startswith("linux"):
+_tied = set()
+
+
+def tie_children_to(parent_pid):
+    """From now on, every process this one forks is killed when this one dies (Linux)."""
+    if parent_pid in _tied or not sys.platform.startswith("linux"):
         return
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    _tied.add(parent_pid)
+    os.register_at_fork(after_in_child=lambda: _die_with(parent_pid))
+
+
+def _die_with(parent_pid):
+    if os.getppid() != parent_pid:
+        return  # a grandchild: tied to its own parent, if at all
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent_pid:  # the parent died before prctl took effect
         os._exit(1)

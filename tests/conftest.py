@@ -88,6 +88,21 @@ def run_jobs(redis):
 
 
 @pytest.fixture
+def enqueue(django_capture_on_commit_callbacks):
+    """Record a job and push it, as a committed request would; returns the fresh row."""
+    from jobs.services import job_enqueue
+
+    def make(func, *args, kind=None, **options):
+        with django_capture_on_commit_callbacks(execute=True):
+            kind = kind or func.rsplit(".", 1)[-1]
+            record = job_enqueue(func=func, kind=kind, args=args, **options)
+        record.refresh_from_db()
+        return record
+
+    return make
+
+
+@pytest.fixture
 def fast_forward(redis):
     """Make every job in RQ's scheduled registries due now, as if time had passed.
 
@@ -127,7 +142,7 @@ def staff(django_user_model):
 
 @pytest.fixture
 def worker_process(redis_server, tmp_path):
-    """A real `rqworker` process, as `make run` starts it, on the test database.
+    """A real worker process, started as the Procfile starts it, on the test database.
 
     For tests whose data is committed (transactional tests, live server): the worker is
     a separate process with its own database connection, like in production.
@@ -157,6 +172,8 @@ def worker_process(redis_server, tmp_path):
             "rqworker",
             *(queues or settings.RQ_QUEUE_NAMES),
             "--with-scheduler",
+            "--worker-class",
+            "jobs.worker.Worker",
         ]
         log = open(tmp_path / f"worker-{len(processes)}.log", "w")  # noqa: SIM115 (child keeps it)
         process = subprocess.Popen(

@@ -112,7 +112,7 @@ def resize_image(photo_id):
     }
     for variant in variants:
         storage.stage_variant(photo, variant.name, variant.data)
-    if not Photo.objects.filter(pk=photo.pk).update(variants=photo.variants):
+    if not Photo.objects.filter(pk=photo.pk).update(variants=photo.variants):  # deleted meanwhile
         storage.delete_photo_objects(photo.id, photo.owner_id, photo.original_ext)
         return {"skipped": "the photo was deleted"}
     return {name: [info["width"], info["height"]] for name, info in photo.variants.items()}
@@ -124,19 +124,25 @@ def upload_to_s3(photo_id):
     if photo is None:
         return {"skipped": "the photo was deleted"}
     names = list(photo.variants)
-    for done, name in enumerate(names):
-        report_progress(100 * done // len(names), f"Uploading {name} to storage")
-        storage.publish_variant(photo, name)
-    published = Photo.objects.filter(pk=photo.pk, published_at__isnull=True).update(
-        published_at=timezone.now()
-    )
-    if not published and not Photo.objects.filter(pk=photo.pk).exists():
-        # Deleted while we uploaded: its delete job may have run before our objects existed.
+    try:
+        for done, name in enumerate(names):
+            report_progress(100 * done // len(names), f"Uploading {name} to storage")
+            storage.publish_variant(photo, name)
+    except Exception:
+        if _exists(photo):
+            raise  # a real failure: RQ retries it
+    if not _exists(photo):
+        # Deleted while we uploaded: its delete job may have run before our last write.
         storage.delete_photo_objects(photo.id, photo.owner_id, photo.original_ext)
         return {"skipped": "the photo was deleted"}
+    Photo.objects.filter(pk=photo.pk, published_at__isnull=True).update(published_at=timezone.now())
     if batch_settled(photo.batch):
         enqueue_confirmation(photo.batch, photo.owner)
     return {"published": [storage.published_key(photo, name) for name in names]}
+
+
+def _exists(photo):
+    return Photo.objects.filter(pk=photo.pk).exists()
 
 
 def photo_job_failed(record):

@@ -44,3 +44,27 @@ def send_one_email(index):
 
     send_email(subject=f"Message {index}", body="Hello", to=f"person{index}@example.com")
     return {"index": index}
+
+
+@tracked
+def sleep_then_succeed(seconds):
+    import time
+
+    time.sleep(seconds)
+    return {"slept": seconds}
+
+
+@tracked
+def claim_then_sleep(key, seconds):
+    """Count, in Redis, each time the side effect behind `key` really happens."""
+    import time
+
+    from django_rq import get_connection
+
+    from jobs.idempotency import once
+
+    def act():
+        get_connection("default").incr(f"test:claims:{key}")
+        time.sleep(seconds)
+
+    return {"acted": once(f"claim:{key}", act)}

@@ -1,4 +1,7 @@
+import django_rq
 import pytest
+
+from jobs.worker import Worker
 
 pytestmark = pytest.mark.django_db
 
@@ -29,12 +32,17 @@ def test_it_is_503_when_redis_is_down(client, settings):
 
 
 def test_it_counts_live_workers(client, redis):
-    import django_rq
-    from rq import Worker
-
     worker = Worker([django_rq.get_queue("default")], connection=redis)
     worker.register_birth()
     try:
         assert client.get("/healthz").json()["workers"] == 1
     finally:
         worker.register_death()
+
+
+def test_it_does_not_count_a_worker_whose_heartbeat_expired(client, redis):
+    dead = Worker([django_rq.get_queue("default")], connection=redis)
+    dead.register_birth()
+    dead.liveness.stop()  # as if killed: its RQ entry stays, its heartbeat key goes
+
+    assert client.get("/healthz").json()["workers"] == 0

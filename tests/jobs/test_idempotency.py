@@ -4,7 +4,7 @@ import pytest
 from django.utils import timezone
 
 from jobs.idempotency import once
-from jobs.models import IdempotencyKey
+from jobs.models import IdempotencyKey, JobRecord
 from jobs.tracking import RunLater
 
 pytestmark = pytest.mark.django_db
@@ -46,3 +46,23 @@ def test_an_abandoned_claim_expires_so_the_work_is_not_lost():
 
     assert once("k", lambda: calls.append(1), lease=60) is True
     assert calls == [1]
+
+
+def test_a_later_attempt_of_the_same_job_takes_over_the_claim_of_a_killed_one(enqueue):
+    from jobs import states
+    from jobs.tracking import _running
+
+    record = enqueue("tests.jobs.tasks.succeed", 1, retries=1)
+    # Attempt 1 claimed the key and was killed mid-send: the claim is still held.
+    IdempotencyKey.objects.create(
+        key="welcome:1", claimed_at=timezone.now(), holder=str(record.id), holder_attempt=1
+    )
+    JobRecord.objects.filter(pk=record.pk).update(attempts=1)
+    _running.record = states.started(record.id, worker="worker-2")
+    calls = []
+    try:
+        assert once("welcome:1", lambda: calls.append("sent")) is True
+    finally:
+        _running.record = None
+
+    assert calls == ["sent"]

@@ -7,20 +7,6 @@ import django_rq
 import pytest
 from rq.job import Job
 
-from jobs.services import job_enqueue
-
-
-@pytest.fixture
-def enqueue(django_capture_on_commit_callbacks):
-    def make(func, *args, kind=None, **options):
-        with django_capture_on_commit_callbacks(execute=True):
-            kind = kind or func.rsplit(".", 1)[-1]
-            record = job_enqueue(func=func, kind=kind, args=args, **options)
-        record.refresh_from_db()
-        return record
-
-    return make
-
 
 @pytest.fixture
 def failed_record(alice, enqueue, run_jobs):

@@ -7,7 +7,9 @@ import django_rq
 import pytest
 from django.urls import reverse
 from django.utils import timezone
-from rq import Worker
+
+from jobs.sweeper import sweep
+from jobs.worker import Worker, heartbeat_key
 
 pytestmark = pytest.mark.django_db
 
@@ -72,6 +74,33 @@ def test_it_lists_live_workers_with_their_heartbeat(staff_client, redis):
     assert listed["queues"] == ["high", "low"]
     assert listed["last_heartbeat"] is not None
     assert worker.name in response.content.decode()
+
+
+def test_a_worker_whose_heartbeat_stopped_is_not_listed(staff_client, redis):
+    # RQ keeps a killed worker's entry for minutes; its heartbeat key expires in seconds.
+    worker = Worker([django_rq.get_queue("default")], connection=redis)
+    worker.register_birth()
+    redis.delete(heartbeat_key(worker.name))
+
+    response = staff_client.get(reverse("ops:dashboard"))
+
+    assert response.context["workers"] == []
+    assert b"No worker is running" in response.content
+
+
+def test_it_shows_the_last_sweeper_pass(staff_client, enqueue):
+    sweep()
+
+    response = staff_client.get(reverse("ops:dashboard"))
+
+    assert b"Last pass" in response.content
+    assert response.context["sweep"]["pushed_pending"] == 0
+
+
+def test_it_says_so_when_the_sweeper_never_ran(staff_client):
+    response = staff_client.get(reverse("ops:dashboard"))
+
+    assert b"The sweeper has not run" in response.content
 
 
 def test_it_says_so_when_no_worker_runs(staff_client):
