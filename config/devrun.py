@@ -68,11 +68,17 @@ def main():
     data_dir = Path(os.environ.get("DATA_DIR") or BASE_DIR / "var").resolve()
     port = os.environ.get("PORT", "8000")
     workers = os.environ.get("WORKERS", "2")
-    redis_url, server = ensure_redis(data_dir)
+    if os.environ.get("REDIS_SENTINELS"):
+        # The Sentinels name the primary; every process asks them (config/settings.py).
+        redis_url, server = f"Sentinels {os.environ['REDIS_SENTINELS']}", None
+        redis_env = {}
+    else:
+        redis_url, server = ensure_redis(data_dir)
+        redis_env = {"REDIS_URL": redis_url}
 
     env = {
         **os.environ,
-        "REDIS_URL": redis_url,
+        **redis_env,
         "DATA_DIR": str(data_dir),
         "PORT": port,
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",

@@ -163,6 +163,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # can open the same test database as the test that started them; one per test run,
     # so that two runs side by side do not share it.
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / f"test-{os.getpid()}.sqlite3")}
+else:
+    # One test database per test run here too, so that two runs side by side do not share it.
+    DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{os.getpid()}"}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -256,10 +259,81 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Photo site <noreply@l
 ADMINS = [("Staff", email) for email in env_list("ADMINS", [])]
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
-# Redis and the RQ queues, in the order workers take them.
+
+# Redis Sentinel: REDIS_SENTINELS (and REDIS_SENTINEL_MASTER) replace REDIS_URL's host.
+def parse_sentinels(value):
+    """Read REDIS_SENTINELS: "host:port,host:port" -> [(host, port), ...].
+
+    An IPv6 address goes in brackets: [::1]:26379.
+    """
+    example = "REDIS_SENTINELS=sentinel-1:26379,sentinel-2:26379,sentinel-3:26379"
+    entries = [item.strip() for item in value.split(",") if item.strip()]
+    if not entries:
+        raise ImproperlyConfigured(f"REDIS_SENTINELS names no Sentinel. Expected {example}")
+    sentinels = []
+    for entry in entries:
+        host, colon, port = entry.rpartition(":")
+        host = host.removeprefix("[").removesuffix("]")
+        if not (colon and host and port.isdigit() and 0 < int(port) < 65536):
+            raise ImproperlyConfigured(
+                f"REDIS_SENTINELS entry {entry!r} is not host:port. Expected {example}"
+            )
+        sentinels.append((host, int(port)))
+    return sentinels
+
+
+def redis_sentinel_connection(sentinels, master_name, *, redis_url):
+    """django-rq's Sentinel connection settings for one queue.
+
+    The Sentinels name the current primary, and redis-py asks them again whenever the
+    connection to it breaks, so every process follows a failover by itself. The db,
+    credentials and socket timeouts come from `redis_url` (see redis_url_with_timeouts),
+    so both ways of reaching Redis behave the same when it is down.
+    """
+    if not master_name:
+        raise ImproperlyConfigured(
+            "REDIS_SENTINELS is set but REDIS_SENTINEL_MASTER is not. Set it to the name "
+            "the Sentinels monitor the primary under (`sentinel monitor <name> ...`), "
+            "e.g. REDIS_SENTINEL_MASTER=mymaster"
+        )
+    parts = urlsplit(redis_url)
+    query = dict(parse_qsl(parts.query))
+    timeouts = {
+        "socket_connect_timeout": float(query["socket_connect_timeout"]),
+        "socket_timeout": float(query["socket_timeout"]),
+    }
+    connection_kwargs = {"socket_connect_timeout": timeouts["socket_connect_timeout"]}
+    if parts.username:
+        # Here rather than in USERNAME: django-rq's dashboards copy CONNECTION_KWARGS
+        # but drop USERNAME when they open a connection of their own.
+        connection_kwargs["username"] = unquote(parts.username)
+    return {
+        "SENTINELS": parse_sentinels(sentinels),
+        "MASTER_NAME": master_name,
+        "DB": int(query.get("db") or parts.path.strip("/") or 0),
+        "PASSWORD": unquote(parts.password) if parts.password else None,
+        "SOCKET_TIMEOUT": timeouts["socket_timeout"],
+        "CONNECTION_KWARGS": connection_kwargs,
+        # Without these, a Sentinel that stops answering would hang the caller for ever:
+        # redis-py sets no timeout on its connections to the Sentinels themselves.
+        "SENTINEL_KWARGS": timeouts,
+    }
+
+
+# Redis and the RQ queues, in the order workers take them. With REDIS_SENTINELS set,
+# every process (web, workers, scheduler, sweeper) asks those Sentinels where the
+# primary is, and follows a failover; REDIS_URL then only contributes db and password.
 REDIS_URL = redis_url_with_timeouts(os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0")
+REDIS_SENTINELS = os.environ.get("REDIS_SENTINELS", "")
+REDIS_SENTINEL_MASTER = os.environ.get("REDIS_SENTINEL_MASTER", "")
+if REDIS_SENTINELS:
+    REDIS_CONNECTION = redis_sentinel_connection(
+        REDIS_SENTINELS, REDIS_SENTINEL_MASTER, redis_url=REDIS_URL
+    )
+else:
+    REDIS_CONNECTION = {"URL": REDIS_URL}
 RQ_QUEUE_NAMES = ["high", "default", "low"]
-RQ_QUEUES = {name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 300} for name in RQ_QUEUE_NAMES}
+RQ_QUEUES = {name: {**REDIS_CONNECTION, "DEFAULT_TIMEOUT": 300} for name in RQ_QUEUE_NAMES}
 # Our enqueue helper (jobs.services) registers its own on_commit hook so that it can
 # mark the job row and survive Redis being down; the queue itself must push at once.
 RQ = {"COMMIT_MODE": "auto"}

@@ -11,9 +11,12 @@ lock that expires) puts that right from the rows:
 3. rows started on a worker whose heartbeat expired, or whose worker has moved on to
    another job, are retried if attempts are left, else failed ("the worker running
    it stopped") with one alert;
-4. queued, scheduled and deferred rows whose RQ job is gone are pushed again;
+4. queued, scheduled and deferred rows whose RQ job is gone, is still marked as
+   running on a worker whose heartbeat expired, or was taken from its queue but never
+   started (Redis failed over in between), are pushed again;
 5. deferred rows whose parent finished while Redis missed it are released;
-6. RQ's own registries are cleaned, so jobs enqueued without a row come back too.
+6. due delayed jobs and retries are moved to their queues when no RQ scheduler runs;
+7. RQ's own registries are cleaned, so jobs enqueued without a row come back too.
 
 Each step reads at most JOBS_SWEEP_BATCH rows, so a pass is bounded; every action is
 a transition of jobs.states, so a pass is idempotent; each action logs one line. The
@@ -31,8 +34,10 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from redis.exceptions import LockError, RedisError
+from rq.executions import Execution
 from rq.job import Job
 from rq.registry import clean_registries
+from rq.scheduler import RQScheduler
 from rq.worker_registration import clean_worker_registry
 
 from jobs import states
@@ -48,6 +53,9 @@ REPORT_KEY = "jobs:sweeper:last"
 CURSOR_KEY = "jobs:sweeper:cursor"
 # A row younger than this is left alone: its own on-commit push may still be under way.
 GRACE = timedelta(seconds=5)
+# A worker writes to Redis again within milliseconds of taking a job out of its queue;
+# a job still out of its queue, and unclaimed, this long after is stranded.
+STRANDED_AFTER_SECONDS = 1
 
 
 def sweep():
@@ -64,6 +72,7 @@ def sweep():
             "recovered_abandoned": recover_abandoned(connection),
             "repushed_lost": repush_lost(connection),
             "released_deferred": release_deferred(connection),
+            "enqueued_due": enqueue_due(connection),
             "cleaned_registries": clean_rq_registries(),
         }
         report["at"] = timezone.now().isoformat()
@@ -144,7 +153,14 @@ def recover_abandoned(connection):
 
 
 def repush_lost(connection):
-    """Waiting rows whose RQ job is gone from Redis, a batch at a time, round the table."""
+    """Waiting rows whose RQ job is gone from Redis, a batch at a time, round the table.
+
+    A copy that RQ still marks as running on a dead worker is as good as gone: the row
+    says the attempt ended (it failed and waits for its retry), but the worker died
+    before it told Redis, or Redis failed over and lost what it was told. RQ itself would
+    notice only when the execution's entry in its started registry expires, a minute and
+    a half later.
+    """
     in_redis = JobRecord.objects.filter(status__in=states.IN_REDIS, enqueued_at__lt=_settled())
     cursor = (connection.get(CURSOR_KEY) or b"").decode()
     batch = list(_from(in_redis, cursor)[: settings.JOBS_SWEEP_BATCH])
@@ -157,21 +173,101 @@ def repush_lost(connection):
         return 0
     with connection.pipeline() as pipe:
         for record in batch:
-            pipe.exists(Job.key_for(str(record.id)))
-        exists = pipe.execute()
+            pipe.hmget(Job.key_for(str(record.id)), "status", "worker_name")
+        copies = [(status, (worker or b"").decode()) for status, worker in pipe.execute()]
+    stranded = _stranded(
+        connection,
+        [record for record, (status, _) in zip(batch, copies, strict=True) if status == b"queued"],
+    )
+    # A worker that died after taking a job but before its work horse marked it started
+    # leaves it "queued", yet out of its queue: only the started registry names the worker.
+    taken = _taken_by_workers(connection, {record.queue for record in batch})
+    running_on = {worker for status, worker in copies if status == b"started" and worker}
+    alive = live_workers(running_on | set(taken.values()), connection=connection)
     repushed = 0
-    for record, found in zip(batch, exists, strict=True):
-        if not found and states.lost(record):
+    for record, (status, worker) in zip(batch, copies, strict=True):
+        was_taken = str(record.id) in taken
+        worker = worker or taken.get(str(record.id), "")
+        if status is None:
+            reason = "lost"
+        elif (status == b"started" or was_taken) and worker and worker not in alive:
+            reason = "worker-died"
+        elif str(record.id) in stranded and not was_taken:
+            reason = "stranded"
+        else:
+            continue
+        if states.lost(record):
             logger.warning(
-                "sweep repushed id=%s kind=%s reason=lost was=%s",
+                "sweep repushed id=%s kind=%s reason=%s was=%s",
                 record.id,
                 record.kind,
+                reason,
                 record.status,
             )
             record.refresh_from_db()
             job_repush(record)
             repushed += 1
     return repushed
+
+
+def _stranded(connection, records):
+    """The ids of `records`, whose RQ copies say "queued", that are in no queue for good.
+
+    RQ's BLPOP takes a job out of its queue before the worker writes anything else, so
+    a job whose worker never made that next write is in no queue and no registry, and
+    nothing will ever run it. That happens when the worker's host is cut off while it
+    waits in BLPOP (Redis hands the job to a connection nobody reads any more), and when
+    Redis fails over to a replica that had the BLPOP but not what followed. A job that a
+    worker is taking right now looks the same for a few milliseconds, so the suspects
+    are looked at again a moment later.
+
+    Finding them reads each queue's list once per pass.
+    """
+    suspects = _out_of_their_queues(connection, records)
+    if not suspects:
+        return set()
+    time.sleep(STRANDED_AFTER_SECONDS)
+    suspects = [record for record in records if str(record.id) in suspects]
+    with connection.pipeline() as pipe:
+        for record in suspects:
+            pipe.hget(Job.key_for(str(record.id)), "status")
+        statuses = pipe.execute()
+    still_queued = [
+        record for record, status in zip(suspects, statuses, strict=True) if status == b"queued"
+    ]
+    taken = _taken_by_workers(connection, {record.queue for record in still_queued})
+    return _out_of_their_queues(connection, still_queued) - set(taken)
+
+
+def _out_of_their_queues(connection, records):
+    """The ids of `records` that are not in their RQ queue's list.
+
+    One LRANGE per queue rather than an LPOS per job: a pass reads each queue once.
+    """
+    if not records:
+        return set()
+    listed = set()
+    for name in {record.queue for record in records}:
+        listed.update(connection.lrange(django_rq.get_queue(name).key, 0, -1))
+    return {str(record.id) for record in records if str(record.id).encode() not in listed}
+
+
+def _taken_by_workers(connection, queue_names):
+    """{job id: name of the worker that took it} from the queues' started registries."""
+    members = [
+        member.decode()
+        for name in sorted(queue_names)
+        for member in connection.zrange(django_rq.get_queue(name).started_job_registry.key, 0, -1)
+    ]
+    with connection.pipeline() as pipe:
+        for member in members:
+            pipe.hget(Execution.from_composite_key(member, connection).key, "worker_name")
+        workers = pipe.execute() if members else []
+    return {
+        member.split(":", 1)[0]: (worker or b"").decode()
+        for member, worker in zip(members, workers, strict=True)
+        if worker
+    }
 
 
 def release_deferred(connection):
@@ -198,6 +294,30 @@ def release_deferred(connection):
             job_repush(record)
             released += 1
     return released
+
+
+def enqueue_due(connection):
+    """Do the RQ scheduler's job while no scheduler holds its locks.
+
+    RQ's scheduler runs inside one worker (--with-scheduler). It stops at the first Redis
+    error, and that worker starts it again only at its next maintenance, ten minutes
+    on; until then delayed jobs and retries would wait past their time. Its locks expire
+    a minute after it stops, and then a pass moves the due jobs itself.
+    """
+    scheduler = RQScheduler(
+        [django_rq.get_queue(name) for name in settings.RQ_QUEUE_NAMES], connection=connection
+    )
+    if not scheduler.acquire_locks():
+        return 0  # a live scheduler does it
+    try:
+        due = sum(
+            len(django_rq.get_queue(name).scheduled_job_registry.get_jobs_to_schedule())
+            for name in scheduler.acquired_locks
+        )
+        scheduler.enqueue_scheduled_jobs()
+    finally:
+        scheduler.release_locks()
+    return due
 
 
 def clean_rq_registries():

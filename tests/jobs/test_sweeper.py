@@ -204,3 +204,56 @@ def test_each_step_reads_a_bounded_batch(enqueue, redis, settings):
 
     assert passes == [2, 2, 1]
     assert len(django_rq.get_queue("default").get_job_ids()) == 5
+
+
+def test_a_retry_whose_copy_is_still_running_on_a_dead_worker_is_pushed_again(enqueue, redis):
+    # The attempt failed and the row waits for its retry, but Redis still says "started"
+    # on a worker that died before it could tell Redis (or a failover lost what it said).
+    record = enqueue("tests.jobs.tasks.succeed", 1, retries=2)
+    states.retrying(states.started(record.id, worker="dead"), error="Flaky: x", delay=2)
+    redis.hset(Job.key_for(str(record.id)), mapping={"status": "started", "worker_name": "dead"})
+    age(record)
+
+    assert sweep()["repushed_lost"] == 1
+
+    assert redis.hget(Job.key_for(str(record.id)), "status") == b"queued"
+
+
+def test_a_job_taken_from_its_queue_by_a_worker_that_never_wrote_again_is_pushed_again(
+    enqueue, redis
+):
+    record = enqueue("tests.jobs.tasks.succeed", 1)
+    queue = django_rq.get_queue("default")
+    queue.connection.lrem(queue.key, 0, str(record.id))  # BLPOP'd by a worker cut off since
+    age(record)
+
+    assert sweep()["repushed_lost"] == 1
+
+    assert queue.get_job_ids() == [str(record.id)]
+
+
+def test_a_job_waiting_in_its_queue_is_left_where_it_is(enqueue, redis):
+    record = enqueue("tests.jobs.tasks.succeed", 1)
+    age(record)
+
+    assert sweep()["repushed_lost"] == 0
+
+
+def test_due_delayed_jobs_move_to_their_queue_while_no_scheduler_runs(enqueue, fast_forward):
+    record = enqueue("tests.jobs.tasks.succeed", 1, delay=timedelta(minutes=5))
+    fast_forward()
+
+    assert sweep()["enqueued_due"] == 1
+
+    assert django_rq.get_queue("default").get_job_ids() == [str(record.id)]
+
+
+def test_a_live_scheduler_is_left_to_move_due_jobs_itself(enqueue, fast_forward, redis):
+    from rq.scheduler import RQScheduler
+
+    enqueue("tests.jobs.tasks.succeed", 1, delay=timedelta(minutes=5))
+    fast_forward()
+    for name in ("high", "default", "low"):
+        redis.set(RQScheduler.get_locking_key(name), "a worker's scheduler", ex=60)
+
+    assert sweep()["enqueued_due"] == 0
