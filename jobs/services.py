@@ -98,7 +98,7 @@ def job_enqueue(
     return record
 
 
-def job_push(record):
+def job_push(record, *, at_front=False):
     """Put a recorded job into Redis and move its row from pending to queued.
 
     Returns False, leaving the row pending, when Redis cannot be reached; the sweeper
@@ -120,7 +120,7 @@ def job_push(record):
         if record.run_at and record.run_at > timezone.now():
             job = queue.schedule_job(job, record.run_at, unique=unique)
         else:
-            job = queue.enqueue_job(job, unique=unique)
+            job = queue.enqueue_job(job, unique=unique, at_front=at_front)
     except DuplicateJobError:
         logger.info("job %s was already in Redis", record.id)
         job = queue.fetch_job(str(record.id))
@@ -136,11 +136,12 @@ def job_push(record):
     return True
 
 
-def job_repush(record):
+def job_repush(record, *, at_front=False):
     """Push a pending row again after dropping whatever copy Redis still has of it.
 
     For a job whose copy went stale: its worker died, or Redis lost part of it. The
-    row is the source of truth, so the new copy is built from the row alone.
+    row is the source of truth, so the new copy is built from the row alone. `at_front`
+    puts it at the head of its queue: a job its worker dropped has waited its turn once.
     """
     queue = django_rq.get_queue(record.queue)
     try:
@@ -148,7 +149,7 @@ def job_repush(record):
     except RedisError as exc:
         logger.warning("job %s stays pending: Redis is unreachable (%s)", record.id, exc)
         return False
-    return job_push(record)
+    return job_push(record, at_front=at_front)
 
 
 def forget_rq_copy(queue, job_id):

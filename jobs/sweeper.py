@@ -23,17 +23,19 @@ a transition of jobs.states, so a pass is idempotent; each action logs one line.
 last pass's report is kept in Redis for /ops/.
 """
 
-import contextlib
 import json
 import logging
+import os
+import socket
 import time
+import uuid
 from datetime import timedelta
 
 import django_rq
 from django.conf import settings
 from django.utils import timezone
 from django.utils.module_loading import import_string
-from redis.exceptions import LockError, RedisError
+from redis.exceptions import RedisError
 from rq.executions import Execution
 from rq.job import Job
 from rq.registry import clean_registries
@@ -51,6 +53,12 @@ Status = JobRecord.Status
 LOCK_KEY = "jobs:sweeper:lock"
 REPORT_KEY = "jobs:sweeper:last"
 CURSOR_KEY = "jobs:sweeper:cursor"
+LOCK_TOKEN = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex}"
+# Deletes the lock only if it is still ours: after an expiry another pass may hold it.
+RELEASE_LOCK = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
 # A row younger than this is left alone: its own on-commit push may still be under way.
 GRACE = timedelta(seconds=5)
 # A worker writes to Redis again within milliseconds of taking a job out of its queue;
@@ -61,29 +69,36 @@ STRANDED_AFTER_SECONDS = 1
 def sweep():
     """Run one pass if no other runs now. Returns its report, or None if it did not run."""
     connection = django_rq.get_connection("default")
-    lock = connection.lock(LOCK_KEY, timeout=max(60, 2 * settings.JOBS_SWEEP_INTERVAL))
-    if not lock.acquire(blocking=False):
+    if not _take_lock(connection):
         return None
     began = time.monotonic()
     try:
-        report = {
-            "pushed_pending": push_pending(),
-            "failed_unimportable": fail_unimportable(),
-            "recovered_abandoned": recover_abandoned(connection),
-            "repushed_lost": repush_lost(connection),
-            "released_deferred": release_deferred(connection),
-            "enqueued_due": enqueue_due(connection),
-            "cleaned_registries": clean_rq_registries(),
-        }
+        report = {}
+        for name, step in STEPS:
+            report[name] = step(connection)
+            _take_lock(connection)  # a long pass keeps the lock
         report["at"] = timezone.now().isoformat()
         report["seconds"] = round(time.monotonic() - began, 3)
         connection.set(REPORT_KEY, json.dumps(report))
         logger.info("sweep done %s", " ".join(f"{key}={value}" for key, value in report.items()))
         return report
     finally:
-        # LockError: it expired, the pass took longer than the lock and another may run.
-        with contextlib.suppress(LockError):
-            lock.release()
+        connection.register_script(RELEASE_LOCK)(keys=[LOCK_KEY], args=[LOCK_TOKEN])
+
+
+def _take_lock(connection):
+    """Take the pass lock, or extend it if this process holds it already.
+
+    Each sweeper process has its own token. A lock that Redis brought back from its AOF
+    after a crash mid-pass is still this process's, so its next pass is not held up.
+    """
+    seconds = max(30, 2 * settings.JOBS_SWEEP_INTERVAL)
+    if connection.set(LOCK_KEY, LOCK_TOKEN, nx=True, ex=seconds):
+        return True
+    if connection.get(LOCK_KEY) == LOCK_TOKEN.encode():
+        connection.expire(LOCK_KEY, seconds)
+        return True
+    return False
 
 
 def last_report(connection=None):
@@ -93,7 +108,7 @@ def last_report(connection=None):
     return json.loads(raw) if raw else None
 
 
-def push_pending():
+def push_pending(connection):
     pending = JobRecord.objects.filter(status=Status.PENDING, updated_at__lt=_settled())
     pushed = 0
     for record in pending.order_by("updated_at")[: settings.JOBS_SWEEP_BATCH]:
@@ -104,7 +119,7 @@ def push_pending():
     return pushed
 
 
-def fail_unimportable():
+def fail_unimportable(connection):
     waiting = JobRecord.objects.filter(status__in=JobRecord.WAITING)
     failed = 0
     for func in waiting.values_list("func", flat=True).distinct():
@@ -148,7 +163,7 @@ def recover_abandoned(connection):
             recovered += 1
             record.refresh_from_db()
             if record.status == Status.PENDING:
-                job_repush(record)
+                job_repush(record, at_front=True)
     return recovered
 
 
@@ -205,7 +220,7 @@ def repush_lost(connection):
                 record.status,
             )
             record.refresh_from_db()
-            job_repush(record)
+            job_repush(record, at_front=reason == "worker-died")
             repushed += 1
     return repushed
 
@@ -320,7 +335,7 @@ def enqueue_due(connection):
     return due
 
 
-def clean_rq_registries():
+def clean_rq_registries(connection):
     """What RQ's workers do every ten minutes, done every pass: expired entries go, and jobs
     whose worker died are retried or failed by RQ itself."""
     for name in settings.RQ_QUEUE_NAMES:
@@ -328,6 +343,17 @@ def clean_rq_registries():
         clean_registries(queue)
         clean_worker_registry(queue)
     return len(settings.RQ_QUEUE_NAMES)
+
+
+STEPS = [
+    ("pushed_pending", push_pending),
+    ("failed_unimportable", fail_unimportable),
+    ("recovered_abandoned", recover_abandoned),
+    ("repushed_lost", repush_lost),
+    ("released_deferred", release_deferred),
+    ("enqueued_due", enqueue_due),
+    ("cleaned_registries", clean_rq_registries),
+]
 
 
 def _settled():

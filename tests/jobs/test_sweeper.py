@@ -257,3 +257,24 @@ def test_a_live_scheduler_is_left_to_move_due_jobs_itself(enqueue, fast_forward,
         redis.set(RQScheduler.get_locking_key(name), "a worker's scheduler", ex=60)
 
     assert sweep()["enqueued_due"] == 0
+
+
+def test_a_lock_this_sweeper_still_holds_after_a_redis_crash_does_not_hold_it_up(redis):
+    from jobs.sweeper import LOCK_TOKEN
+
+    redis.set(LOCK_KEY, LOCK_TOKEN, ex=60)  # brought back by the AOF, mid-pass
+
+    assert sweep() is not None
+    assert not redis.exists(LOCK_KEY)
+
+
+def test_a_job_whose_worker_died_goes_back_to_the_head_of_its_queue(enqueue):
+    record = enqueue("tests.jobs.tasks.succeed", 1, retries=1)
+    states.started(record.id, worker="killed-worker")
+    age(record)
+    waiting = [enqueue("tests.jobs.tasks.succeed", i) for i in range(3)]
+
+    sweep()
+
+    queued = django_rq.get_queue("default").get_job_ids()
+    assert queued == [str(record.id), *(str(job.id) for job in waiting)]
