@@ -92,7 +92,7 @@ def main():
             [
                 f"  The photo site is running at {site}",
                 "  Log in as demo / demo-password (staff: staff / staff-password)",
-                f"  Sent email: {site}dev/mail/    Health: {site}healthz",
+                f"  Sent email (staff): {site}dev/mail/    Health: {site}healthz",
                 f"  Redis: {redis_url}    Workers: {workers}    Ctrl-C stops everything",
             ],
         ),

@@ -94,6 +94,47 @@ if not SECRET_KEY:
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+CSRF_FAILURE_VIEW = "config.views.csrf_failure"  # a friendly 403 page
+
+
+# Production security: with DEBUG off, HTTPS redirect, HSTS and secure cookies are on
+# unless their own variable turns them off, so `manage.py check --deploy --fail-level
+# WARNING` is clean with only DEBUG, SECRET_KEY and ALLOWED_HOSTS set
+# (tests/test_production_settings.py runs it).
+def proxy_ssl_header(value):
+    """Read SECURE_PROXY_SSL_HEADER: "X-Forwarded-Proto=https" -> Django's tuple.
+
+    Set it only behind a proxy that terminates TLS and always overwrites that header:
+    a client that reaches the app directly could send the header itself.
+    """
+    if not value.strip():
+        return None
+    header, equals, expected = (part.strip() for part in value.partition("="))
+    name = header.replace("-", "")
+    if not (equals and expected and name.isascii() and name.isalnum()):
+        raise ImproperlyConfigured(
+            f"SECURE_PROXY_SSL_HEADER {value!r} is not Header-Name=value. "
+            "Expected e.g. SECURE_PROXY_SSL_HEADER=X-Forwarded-Proto=https"
+        )
+    return ("HTTP_" + header.upper().replace("-", "_"), expected)
+
+
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_PROXY_SSL_HEADER = proxy_ssl_header(os.environ.get("SECURE_PROXY_SSL_HEADER", ""))
+# A load balancer's health probe and Prometheus reach these over plain HTTP from inside
+# the network, and count a redirect as a failure. Neither page sets a cookie or takes a
+# form; /metrics's bearer token crosses that network in clear, so scrape it from there.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 365 * 24 * 3600)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+# Only the header: a domain joins browsers' preload lists when its owner submits it.
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_REFERRER_POLICY = "same-origin"
+
 PORT = env_int("PORT", 8000)
 
 DATA_DIR = Path(os.environ.get("DATA_DIR") or BASE_DIR / "var").resolve()
@@ -119,8 +160,11 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "uploads.middleware.UploadLimitMiddleware",  # 413 before CSRF reads the body
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "config.middleware.MethodNotAllowedPage",  # the site's 405 page for Django's bare one
+    "config.middleware.DjangoRQNotFound",  # 404, not 500, for django-rq's unknown ids
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -236,7 +280,10 @@ else:
         "OPTIONS": {"location": DATA_DIR / "photos", "allow_overwrite": True},
     }
 
-# Upload limits: checked before anything is stored or queued.
+# Upload limits: checked before anything is stored or queued. A request over
+# UPLOAD_MAX_REQUEST_BYTES gets its 413 from uploads.middleware, from Content-Length alone;
+# the form checks each file's size and header (format, dimensions, pixels), and the resize
+# job does the full decode.
 UPLOAD_MAX_FILE_BYTES = env_int("UPLOAD_MAX_FILE_BYTES", 20 * 1024 * 1024)
 UPLOAD_MAX_FILES = env_int("UPLOAD_MAX_FILES", 20)
 UPLOAD_MAX_REQUEST_BYTES = env_int("UPLOAD_MAX_REQUEST_BYTES", 100 * 1024 * 1024)
@@ -244,6 +291,8 @@ UPLOAD_MAX_PIXELS = env_int("UPLOAD_MAX_PIXELS", 50_000_000)
 # Django refuses more files than this with a 400 before our form sees them; leave room
 # so that our form can say, in words, how many is too many.
 DATA_UPLOAD_MAX_NUMBER_FILES = UPLOAD_MAX_FILES + 50
+# Files up to FILE_UPLOAD_MAX_MEMORY_SIZE (2.5 MB) stay in memory, larger ones go to a
+# temporary file; the first handler skips every file of an oversized request.
 FILE_UPLOAD_HANDLERS = [
     "uploads.handlers.RequestSizeLimitHandler",
     "django.core.files.uploadhandler.MemoryFileUploadHandler",
@@ -359,6 +408,15 @@ JOB_RETRY_BASE_SECONDS = env_int("JOB_RETRY_BASE_SECONDS", 2)
 # the limit wait for the next free slot; they never fail for it.
 EMAIL_RATE_LIMIT = env_int("EMAIL_RATE_LIMIT", 100)
 EMAIL_RATE_WINDOW_SECONDS = env_int("EMAIL_RATE_WINDOW_SECONDS", 60)
+# Login and signup attempts, counted in Redis per client IP and per account (the
+# username tried, or the email signed up with) over a sliding window; over a limit,
+# the form answers 429 and says how long to wait.
+LOGIN_RATE_LIMIT = env_int("LOGIN_RATE_LIMIT", 10)  # per account
+LOGIN_RATE_IP_LIMIT = env_int("LOGIN_RATE_IP_LIMIT", 50)
+LOGIN_RATE_WINDOW_SECONDS = env_int("LOGIN_RATE_WINDOW_SECONDS", 300)
+SIGNUP_RATE_LIMIT = env_int("SIGNUP_RATE_LIMIT", 5)  # per email address
+SIGNUP_RATE_IP_LIMIT = env_int("SIGNUP_RATE_IP_LIMIT", 20)
+SIGNUP_RATE_WINDOW_SECONDS = env_int("SIGNUP_RATE_WINDOW_SECONDS", 3600)
 # "Upload your first photo" reminder, sent this long after signup unless they upload.
 FIRST_PHOTO_REMINDER_DELAY_SECONDS = env_int("FIRST_PHOTO_REMINDER_DELAY_SECONDS", 24 * 3600)
 # Job records of finished, failed or canceled jobs are pruned after this many days.

@@ -18,3 +18,9 @@ urlpatterns = [
     path("dev/mail/", views.dev_mail, name="dev-mail"),
     path("admin/", admin.site.urls),
 ]
+
+# The site's own error pages (used with DEBUG off); JSON for JSON URLs.
+handler400 = "config.views.bad_request"
+handler403 = "config.views.permission_denied"
+handler404 = "config.views.page_not_found"
+handler500 = "config.views.server_error"

@@ -17,9 +17,12 @@ def jobs_for_user(user):
 
 
 def job_get_for_user(user, job_id):
-    """The job if `user` may see it (its owner, or staff); 404 otherwise."""
-    records = JobRecord.objects.all() if user.is_staff else jobs_for_user(user)
-    return get_object_or_404(records, pk=job_id)
+    """The job if `user` owns it; 404 otherwise, for staff too.
+
+    The site's pages are the owner's. Staff read anyone's jobs on the ops pages and in
+    the admin, which show what the owner must not see: the exception and its traceback.
+    """
+    return get_object_or_404(jobs_for_user(user), pk=job_id)
 
 
 def jobs_ended_between(user, since, until, *, exclude_kinds=()):
@@ -47,12 +50,41 @@ def job_as_json(record):
         "stage": record.stage,
         "attempts": record.attempts,
         "max_attempts": record.max_attempts,
-        "error": record.error,
+        "error": job_public_error(record),
         "terminal": record.is_terminal,
         "created_at": _iso(record.created_at),
         "started_at": _iso(record.started_at),
         "finished_at": _iso(record.finished_at),
     }
+
+
+# A task that raises jobs.tracking.Permanent writes its message for people; the row
+# stores it after the exception's name, like any other error.
+PUBLIC_ERROR_PREFIX = "Permanent: "
+
+
+def job_public_error(record):
+    """What went wrong and what happens next, in a sentence for the job's owner.
+
+    The row's `error` is the exception as the worker caught it: boto's and SMTP's
+    errors carry endpoint URLs, bucket names and server replies. It stays on the row
+    for staff (the ops pages show it with the traceback); people get this instead,
+    empty when nothing went wrong.
+    """
+    if not record.error:
+        return ""
+    if record.error.startswith(PUBLIC_ERROR_PREFIX):
+        return record.error.removeprefix(PUBLIC_ERROR_PREFIX)
+    if record.status in (JobRecord.Status.FAILED, JobRecord.Status.CANCELED):
+        tries = f"{record.attempts} attempt{'s' if record.attempts != 1 else ''}"
+        return (
+            f"Something went wrong on our side, and we stopped trying after {tries}. "
+            "Our staff can see what happened."
+        )
+    return (
+        f"Something went wrong on our side (attempt {record.attempts} of "
+        f"{record.max_attempts}). We will try again automatically."
+    )
 
 
 def _iso(value):

@@ -2,8 +2,8 @@
 
 Every status change goes through jobs.states, whose conditional UPDATEs make a second
 delivery of the same job a no-op: it finds the row running or ended and skips. Task
-functions report progress with report_progress(), and may raise RunLater to wait
-without failing.
+functions report progress with report_progress(), may raise RunLater to wait without
+failing, and Permanent to fail for good at once.
 """
 
 import functools
@@ -37,6 +37,15 @@ class RunLater(Exception):
         self.reason = reason
 
 
+class Permanent(Exception):
+    """Raised by a task on a failure that no retry can fix (its input is unusable): the
+    job fails for good now, whatever retries it had left.
+
+    The row's error reads "Permanent: <message>", and the owner is shown the message,
+    so write it for people; the cause stays in RQ's traceback (raise ... from exc).
+    """
+
+
 def tracked(func):
     """Run a task function under its job record, when there is one.
 
@@ -66,6 +75,8 @@ def tracked(func):
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
             duration = time.monotonic() - began
+            if isinstance(exc, Permanent):
+                rq_job.retries_left = 0  # RQ's worker reads it next: no retry, failed for good
             if rq_job.should_retry:
                 delay = rq_job.get_retry_interval()
                 states.retrying(record, error=error, delay=delay, duration=duration)

@@ -1,7 +1,12 @@
 """Docker cannot run on our CI machines, so these tests keep docker-compose.yml honest:
-it must start the same processes as the Procfile, with variables the settings know."""
+it must start the same processes as the Procfile, with variables the settings know. They
+also hold the Dockerfile to its promises: static files collected at build time, the app
+run as a user that is not root, and no secrets or local state in the build context."""
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -96,3 +101,88 @@ def test_every_variable_the_code_reads_is_documented(documented_variables):
 def test_app_services_share_one_database_and_redis(compose):
     envs = [compose["services"][name]["environment"] for name in APP_SERVICES]
     assert len({(env["DATABASE_URL"], env["REDIS_URL"]) for env in envs}) == 1
+
+
+COLLECTSTATIC = "manage.py collectstatic"
+
+
+def dockerfile_instructions():
+    """(INSTRUCTION, arguments) for each line of the Dockerfile, continuations joined."""
+    text = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
+    lines = [line.strip() for line in text.splitlines()]
+    return [
+        (keyword.upper(), arguments.strip())
+        for keyword, _, arguments in (line.partition(" ") for line in lines)
+        if keyword and not keyword.startswith("#")
+    ]
+
+
+def test_the_docker_build_context_leaves_out_secrets_and_local_state():
+    lines = {line.strip().rstrip("/") for line in (ROOT / ".dockerignore").read_text().splitlines()}
+
+    assert {".env", ".venv", "var", "staticfiles", ".git", "**/__pycache__"} <= lines
+
+
+def test_the_image_runs_as_a_user_that_is_not_root():
+    users = [arguments for keyword, arguments in dockerfile_instructions() if keyword == "USER"]
+
+    assert users, "the image would run as root"
+    assert users[-1].split(":")[0] not in {"root", "0"}
+    assert dockerfile_instructions()[-1][0] == "USER"
+
+
+def test_static_files_are_collected_as_root_when_the_image_is_built():
+    instructions = dockerfile_instructions()
+    collect = [i for i, (_, arguments) in enumerate(instructions) if COLLECTSTATIC in arguments]
+    last_user = max(i for i, (keyword, _) in enumerate(instructions) if keyword == "USER")
+
+    assert collect, "the Dockerfile does not collect static files"
+    assert all(instructions[i][0] == "RUN" and i < last_user for i in collect)
+
+
+@pytest.mark.parametrize("service", APP_SERVICES)
+def test_no_service_collects_static_files_when_it_starts(compose, service):
+    # /app/staticfiles belongs to root: the app user could not write there.
+    assert COLLECTSTATIC not in compose["services"][service]["command"]
+
+
+def test_the_image_build_step_collects_static_files_with_production_settings(tmp_path):
+    (run,) = [arguments for _, arguments in dockerfile_instructions() if COLLECTSTATIC in arguments]
+    words = run.split("&&")[0].split()
+    start = words.index("python")
+    build_env = dict(word.split("=", 1) for word in words[:start])
+    command = [sys.executable, *words[start + 1 :]]
+    assert build_env["DEBUG"] == "false"
+    assert command[1:3] == ["manage.py", "collectstatic"]
+    # The same command and variables, collecting into tmp_path instead of /app/staticfiles.
+    (tmp_path / "build_settings.py").write_text(
+        f"from config.settings import *  # noqa: F403\nSTATIC_ROOT = {str(tmp_path / 'static')!r}\n"
+    )
+    env = {
+        "PATH": os.environ["PATH"],
+        **build_env,
+        "DATA_DIR": str(tmp_path / "data"),
+        "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)]),
+        "DJANGO_SETTINGS_MODULE": "build_settings",
+    }
+
+    result = subprocess.run(
+        command,
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "static" / "js" / "poll.js.gz").exists()
+    assert (tmp_path / "static" / "admin" / "css" / "base.css").exists()
+
+
+def test_the_compose_stack_serves_plain_http_so_https_only_settings_default_off(compose):
+    env = compose["services"]["web"]["environment"]
+
+    for variable in ["SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE"]:
+        assert env[variable] == f"${{{variable}:-false}}"
+    assert env["SECURE_HSTS_SECONDS"] == "${SECURE_HSTS_SECONDS:-0}"

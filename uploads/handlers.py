@@ -1,17 +1,31 @@
 from django.conf import settings
-from django.core.files.uploadhandler import FileUploadHandler, StopUpload
+from django.core.files.uploadhandler import FileUploadHandler, SkipFile
 
 
 class RequestSizeLimitHandler(FileUploadHandler):
-    """Stop storing an upload whose request is over the limit, before any file is written.
+    """Skip every file of a request over UPLOAD_MAX_REQUEST_BYTES, and keep its fields.
 
-    Django still reads (and discards) the rest of the body so that the browser receives
-    our 413 page; uploads.views.upload then explains the limit.
+    uploads.middleware.UploadLimitMiddleware answers such an upload with 413 before its
+    body is read. Whatever else reads request.POST of one (another URL, a stack without
+    that middleware) gets here: nothing of its files is stored, but the form fields, the
+    CSRF token among them, are parsed, so the CSRF check and the view still run, and
+    uploads.views.upload explains the limit from Content-Length.
+
+    Django catches SkipFile from new_file(). It does not catch StopUpload raised from
+    handle_raw_input(): that became a 500 (and a second one in the 500 view, which reads
+    request.POST again), so this handler never raises there.
     """
 
+    over_limit = False
+
     def handle_raw_input(self, input_data, META, content_length, boundary, encoding=None):
-        if content_length > settings.UPLOAD_MAX_REQUEST_BYTES:
-            raise StopUpload(connection_reset=False)
+        self.over_limit = content_length > settings.UPLOAD_MAX_REQUEST_BYTES
+        return None  # let Django parse the body
+
+    def new_file(self, *args, **kwargs):
+        super().new_file(*args, **kwargs)
+        if self.over_limit:
+            raise SkipFile()  # Django reads past this file's bytes and drops them
 
     def receive_data_chunk(self, raw_data, start):
         return raw_data

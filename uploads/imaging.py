@@ -1,7 +1,12 @@
-"""Checking and resizing uploaded images: pure functions, bytes in and bytes out, no Django.
+"""Checking and resizing uploaded images: pure functions, no Django.
 
-inspect_image() runs in the request, so a bad upload is refused before it is stored;
-make_variants() runs in a background job, because decoding a 12-megapixel photo is slow.
+Both take the image as bytes or as an open binary file, and never trust what the client
+said about it: the format comes from the file's own header bytes.
+
+inspect_image() runs in the request and reads only the header (format, width, height),
+so a bad upload is refused cheaply before it is stored. make_variants() runs in a
+background job and decodes every pixel, because that is slow; a file that only fails
+there raises ImageRejected too, and the job fails for good (uploads.tasks.resize_image).
 """
 
 import io
@@ -9,6 +14,7 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -17,6 +23,11 @@ VARIANT_SIZES = {"large": 1600, "medium": 800, "thumb": 320}  # long edge in px,
 
 JPEG_QUALITY = 85
 WEBP_QUALITY = 85
+
+# What _encode() makes: the only types a variant is ever stored or served as.
+VARIANT_TYPES = {"jpg": "image/jpeg", "webp": "image/webp"}
+
+Source = bytes | BinaryIO  # an image's bytes, or a readable, seekable binary file
 
 
 class ImageRejected(ValueError):
@@ -67,34 +78,52 @@ def _format_of(im: Image.Image) -> str:
     return "JPEG" if im.format == "MPO" else str(im.format)
 
 
-def inspect_image(data: bytes, *, max_pixels: int) -> ImageInfo:
-    """Return the format and size of an upload, or raise ImageRejected."""
-    with _rejecting_bad_input(), Image.open(io.BytesIO(data)) as im:
+def _opened(source: Source, formats: list[str] | None = None) -> Image.Image:
+    if isinstance(source, bytes | bytearray | memoryview):
+        source = io.BytesIO(source)
+    else:
+        source.seek(0)
+    return Image.open(source, formats=formats)
+
+
+def inspect_image(source: Source, *, max_pixels: int) -> ImageInfo:
+    """Return the format and size of an upload from its header, or raise ImageRejected.
+
+    Only the header is read: no pixel is decoded here. Pillow identifies the format from
+    the file's first bytes, whatever its name or declared content type says.
+    """
+    with _rejecting_bad_input(), _opened(source) as im:
         info = ImageInfo(_format_of(im), *im.size)
-        # Both checks use the header only, before any pixels are decoded: a small file can
-        # claim a huge size, and some plugins (EPS runs Ghostscript) should never decode.
+        # A small file can claim a huge size, and some plugins (EPS runs Ghostscript)
+        # must never decode: both checks use the header alone.
         if info.format not in ALLOWED_FORMATS:
             raise ImageRejected(f"is a {info.format} image; allowed: JPEG, PNG, WebP, GIF")
-        if info.width * info.height > max_pixels:
-            raise ImageRejected(
-                f"is {info.width}×{info.height} pixels; "  # noqa: RUF001 (the sign is deliberate)
-                f"the limit is {max_pixels / 1_000_000:g} megapixels"
-            )
-        # verify() passes truncated JPEGs; only decoding every pixel proves the file is whole.
-        # For an animated GIF this decodes the first frame, the only one we use.
-        im.load()
+        _check_pixels(info.width, info.height, max_pixels)
         return info
 
 
+def _check_pixels(width: int, height: int, max_pixels: int | None) -> None:
+    if max_pixels is not None and width * height > max_pixels:
+        raise ImageRejected(
+            f"is {width}×{height} pixels; "  # noqa: RUF001 (the sign is deliberate)
+            f"the limit is {max_pixels / 1_000_000:g} megapixels"
+        )
+
+
 def make_variants(
-    data: bytes,
+    source: Source,
     *,
     sizes: Mapping[str, int] = VARIANT_SIZES,
+    max_pixels: int | None = None,
     on_progress: Callable[[int, int, str], None] | None = None,
 ) -> list[Variant]:
-    """Resize an image to each of `sizes` (never upscaling), largest first."""
+    """Resize an image to each of `sizes` (never upscaling), largest first.
+
+    Raises ImageRejected when the file cannot be decoded: truncated or corrupt data, a
+    decompression bomb, or (checked again from the header) more than `max_pixels`.
+    """
     ordered = sorted(sizes.items(), key=lambda item: item[1], reverse=True)
-    current = _decode_upright(data, ordered[0][1])
+    current = _decode_upright(source, ordered[0][1], max_pixels)
     # Resized copies inherit info, and the JPEG encoder writes a comment from it. Clearing
     # it drops EXIF (camera GPS!), XMP, ICC profile and comments from every variant.
     current.info.clear()
@@ -111,15 +140,17 @@ def make_variants(
     return variants
 
 
-def _decode_upright(data: bytes, long_edge: int) -> Image.Image:
+def _decode_upright(source: Source, long_edge: int, max_pixels: int | None) -> Image.Image:
     # Only our formats' plugins: if a caller skipped inspect_image, no other decoder runs.
-    with (
-        _rejecting_bad_input(),
-        Image.open(io.BytesIO(data), formats=sorted(ALLOWED_FORMATS)) as im,
-    ):
+    with _rejecting_bad_input(), _opened(source, sorted(ALLOWED_FORMATS)) as im:
+        _check_pixels(*im.size, max_pixels)
         # A JPEG can be decoded at 1/2, 1/4 or 1/8 scale for far less time and memory;
         # draft() must be told the target before anything loads the pixels.
         im.draft("RGB", _fit(im.size, long_edge))
+        # The full decode, inside _rejecting_bad_input so that damage found only now
+        # (truncated data, a corrupt stream) becomes ImageRejected. For an animated GIF
+        # or WebP it decodes the first frame, the only one we use.
+        im.load()
         ImageOps.exif_transpose(im, in_place=True)
         return _web_mode(im)
 
@@ -147,8 +178,8 @@ def _encode(name: str, im: Image.Image) -> Variant:
     if im.mode == "RGBA":
         # JPEG has no alpha channel; WebP keeps it and is read by every current browser.
         im.save(buffer, "WEBP", quality=WEBP_QUALITY)
-        content_type, extension = "image/webp", "webp"
+        extension = "webp"
     else:
         im.save(buffer, "JPEG", quality=JPEG_QUALITY, optimize=True, progressive=True)
-        content_type, extension = "image/jpeg", "jpg"
-    return Variant(name, buffer.getvalue(), content_type, extension, *im.size)
+        extension = "jpg"
+    return Variant(name, buffer.getvalue(), VARIANT_TYPES[extension], extension, *im.size)

@@ -4,7 +4,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 
 from jobs.models import JobRecord
-from jobs.selectors import job_as_json
+from jobs.selectors import job_as_json, job_public_error
 from uploads.models import Photo
 
 
@@ -21,11 +21,8 @@ def batch_get_for_user(user, batch):
 
 
 def photo_get_for_user(user, photo_id):
-    """The photo if `user` owns it (or is staff); 404 otherwise."""
-    photos = Photo.objects.select_related("resize_job", "publish_job")
-    if not user.is_staff:
-        photos = photos.filter(owner=user)
-    return get_object_or_404(photos, pk=photo_id)
+    """The photo if `user` owns it; 404 otherwise, for staff too (they use /ops/)."""
+    return get_object_or_404(photos_for_user(user), pk=photo_id)
 
 
 def photo_stage(photo):
@@ -35,7 +32,7 @@ def photo_stage(photo):
         return "Done", 100
     if photo.status == Photo.Status.FAILED:
         failed = resize if resize and resize.status == "failed" else publish
-        return f"Failed: {failed.error if failed else 'unknown error'}", 0
+        return f"Failed: {job_public_error(failed) if failed else 'unknown error'}", 0
     if resize and resize.status == "started":
         return f"Resizing {resize.progress}%", resize.progress * 7 // 10
     if resize and resize.status == "finished":

@@ -13,6 +13,9 @@ EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif"}
 def photos_upload(*, owner, images):
     """Stage each original, record its Photo row and both of its jobs, in one transaction.
 
+    `images` are uploads.forms.CheckedImage: each original is copied to storage from the
+    file Django received, chunk by chunk (or moved, when it is a temporary file).
+
     On commit, RQ receives resize_image and, depending on it, upload_to_s3. If the
     transaction rolls back, the originals staged so far are deleted again.
     """
@@ -38,10 +41,10 @@ def _record_photos(owner, images, photos):
             original_ext=EXTENSIONS[image.info.format],
             width=image.info.width,
             height=image.info.height,
-            size_bytes=len(image.data),
+            size_bytes=image.size,
         )
         photos.append(photo)
-        storage.save_original(photo, image.data)
+        storage.save_original(photo, image.file)
         photo.resize_job = tasks.enqueue_resize(photo)
         photo.publish_job = tasks.enqueue_publish(photo, after=photo.resize_job)
         photo.save(update_fields=["resize_job", "publish_job"])

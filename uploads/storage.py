@@ -6,10 +6,15 @@ django-storages and boto3 when AWS_STORAGE_BUCKET_NAME is set, a folder otherwis
 Every key is derived from the photo's id, so retries overwrite rather than duplicate.
 """
 
+import re
+import unicodedata
+
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage, storages
 from django.http import FileResponse
 from django.shortcuts import redirect
+
+from uploads.imaging import VARIANT_TYPES
 
 
 def photo_storage():
@@ -38,13 +43,18 @@ def published_key(photo, name):
     return f"photos/{photo.owner_id}/{photo.id}/{name}.{photo.variants[name]['ext']}"
 
 
-def save_original(photo, data):
-    default_storage.save(original_key(photo), ContentFile(data))
+def save_original(photo, content):
+    """Stage an original: `content` is bytes, or a Django File such as the UploadedFile
+    of the request, which the storage copies by chunks (or moves, from a temporary file)
+    instead of reading it whole."""
+    if isinstance(content, bytes):
+        content = ContentFile(content)
+    default_storage.save(original_key(photo), content)
 
 
-def read_original(photo):
-    with default_storage.open(original_key(photo)) as file:
-        return file.read()
+def open_original(photo):
+    """The staged original as an open binary file; close it (use `with`)."""
+    return default_storage.open(original_key(photo), "rb")
 
 
 def stage_variant(photo, name, data):
@@ -53,17 +63,54 @@ def stage_variant(photo, name, data):
 
 def publish_variant(photo, name):
     with default_storage.open(staged_key(photo, name)) as file:
-        photo_storage().save(published_key(photo, name), ContentFile(file.read()))
+        # S3 stores this as the object's Content-Type: ours, from the encoder.
+        file.content_type = variant_content_type(photo, name)
+        photo_storage().save(published_key(photo, name), file)
+
+
+def variant_content_type(photo, name):
+    """The type our encoder made the variant as; never anything the client sent."""
+    return VARIANT_TYPES.get(photo.variants[name]["ext"], "application/octet-stream")
+
+
+def variant_filename(photo, name):
+    """An ASCII file name for Content-Disposition: letters, digits, dot, dash, underscore."""
+    stem = unicodedata.normalize("NFKD", photo.original_name.rsplit(".", 1)[0])
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", stem.encode("ascii", "ignore").decode())
+    stem = stem.strip("-.")[:80] or "photo"
+    extension = re.sub(r"[^A-Za-z0-9]+", "", photo.variants[name]["ext"])[:8]
+    return f"{stem}-{name}.{extension}"
 
 
 def variant_response(photo, name):
-    """Send the browser to a variant: a presigned S3 URL, or the file itself."""
+    """Send the browser to a variant: a presigned S3 URL, or the file itself.
+
+    Either way the browser is told the type we made it as, with nosniff, so a file can
+    never be taken for HTML, and a Content-Disposition with an ASCII name: inline for our
+    image types, attachment for anything else.
+    """
     key = published_key(photo, name)
+    content_type = variant_content_type(photo, name)
+    filename = variant_filename(photo, name)
+    # Only our own image types are shown in the page; anything else is a download.
+    inline = content_type in VARIANT_TYPES.values()
+    disposition = f'{"inline" if inline else "attachment"}; filename="{filename}"'
     if is_s3():
-        return redirect(photo_storage().url(key))
-    return FileResponse(
-        photo_storage().open(key), content_type=photo.variants[name]["content_type"]
-    )
+        # S3 sends these back as the response's headers; the presigned URL signs them.
+        response = redirect(
+            photo_storage().url(
+                key,
+                parameters={
+                    "ResponseContentType": content_type,
+                    "ResponseContentDisposition": disposition,
+                },
+            )
+        )
+    else:
+        response = FileResponse(photo_storage().open(key), content_type=content_type)
+        response["Content-Disposition"] = disposition
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 def delete_photo_objects(photo_id, owner_id, original_ext):

@@ -6,19 +6,23 @@ upload_to_s3 as its dependent -> workers run them, reporting progress -> the las
 of a batch to settle (published, or failed for good) enqueues one confirmation email ->
 /photos/<id>/ polls it all.
 
+A file that passes the request's header checks but fails the full decode in resize_image
+fails its photo at once (jobs.tracking.Permanent: no retries), with a message for people.
+
 A photo can be deleted while its jobs run. Each job checks that its row still exists
 after writing, and removes what it wrote if not, so nothing outlives the photo.
 """
 
 import uuid
 
+from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import timezone
 
 from jobs.idempotency import once
 from jobs.mail import send_email
 from jobs.services import job_enqueue
-from jobs.tracking import report_progress, tracked
+from jobs.tracking import Permanent, report_progress, tracked
 from uploads import imaging, storage
 from uploads.models import Photo
 from uploads.selectors import batch_settled
@@ -100,7 +104,8 @@ def resize_image(photo_id):
     def progress(done, total, name):
         report_progress(5 + 90 * done // total, f"Resizing: {name} done ({done}/{total})")
 
-    variants = imaging.make_variants(storage.read_original(photo), on_progress=progress)
+    with storage.open_original(photo) as original:
+        variants = photo_variants(original, on_progress=progress)
     photo.variants = {
         variant.name: {
             "width": variant.width,
@@ -116,6 +121,21 @@ def resize_image(photo_id):
         storage.delete_photo_objects(photo.id, photo.owner_id, photo.original_ext)
         return {"skipped": "the photo was deleted"}
     return {name: [info["width"], info["height"]] for name, info in photo.variants.items()}
+
+
+def photo_variants(original, *, on_progress=None):
+    """The worker's image step: every variant of an original, or Permanent.
+
+    The request checked only the header; the full decode here finds what it could not
+    (truncated or corrupt data, a decompression bomb). Trying again would decode the
+    same bytes, so such a photo fails now, for good, with a message for its owner.
+    """
+    try:
+        return imaging.make_variants(
+            original, max_pixels=settings.UPLOAD_MAX_PIXELS, on_progress=on_progress
+        )
+    except imaging.ImageRejected as exc:
+        raise Permanent(f"This file could not be read as an image: it {exc}.") from exc
 
 
 @tracked

@@ -5,7 +5,7 @@ from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.defaultfilters import filesizeformat
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from uploads import storage
 from uploads.forms import UploadForm
@@ -22,26 +22,27 @@ def wants_json(request):
     return "application/json" in request.headers.get("Accept", "")
 
 
+@require_safe
 @login_required
 def gallery(request):
     return render(request, "uploads/gallery.html", {"photos": photos_for_user(request.user)[:200]})
 
 
+@require_http_methods(["GET", "HEAD", "POST"])
 @login_required
 def upload(request):
     if request.method != "POST":
         return render(request, "uploads/upload.html", {"form": UploadForm()})
 
-    # Refuse an oversized request from its header, before Django reads the body.
-    length = int(request.headers.get("Content-Length") or 0)
+    # uploads.middleware refuses an oversized request before anything reads its body;
+    # this is the same check for a stack without it (the handler then skipped every file).
+    length = content_length(request)
     if length > settings.UPLOAD_MAX_REQUEST_BYTES:
-        limit = filesizeformat(settings.UPLOAD_MAX_REQUEST_BYTES)
-        errors = {"images": [f"This upload is {filesizeformat(length)}; the limit is {limit}."]}
-        return upload_refused(request, UploadForm(), errors, status=413)
+        return request_too_large(request, length)
 
     form = UploadForm(request.POST, request.FILES)
     if not form.is_valid():
-        return upload_refused(request, form, form.errors, status=400)
+        return upload_refused(request, form, form.errors, status=413 if form.too_large else 400)
 
     photos = photos_upload(owner=request.user, images=form.cleaned_data["images"])
     if wants_json(request):
@@ -53,19 +54,63 @@ def upload(request):
     return redirect("uploads:batch", batch=photos[0].batch)
 
 
+def content_length(request):
+    try:
+        return max(0, int(request.META.get("CONTENT_LENGTH") or 0))
+    except ValueError:
+        return 0
+
+
+def request_too_large(request, length):
+    """The 413 for a whole request over UPLOAD_MAX_REQUEST_BYTES, told from its header."""
+    limit = filesizeformat(settings.UPLOAD_MAX_REQUEST_BYTES)
+    errors = {"images": [f"This upload is {filesizeformat(length)}; the limit is {limit}."]}
+    return upload_refused(request, UploadForm(), errors, status=413)
+
+
 def upload_refused(request, form, errors, *, status):
+    """Nothing was stored: say why, which files were refused, and which were fine.
+
+    The upload is all or nothing, so files that passed every check were not uploaded
+    either; both the page and the JSON name them, so that nobody thinks they were.
+    """
+    refused = [{"name": r.name, "error": r.message} for r in form.refused]
+    valid = list(form.valid)
+    message = nothing_uploaded(valid)
     if wants_json(request):
-        return JsonResponse({"errors": errors}, status=status)
-    refused = [] if form.is_bound else errors["images"]
-    return render(request, "uploads/upload.html", {"form": form, "refused": refused}, status=status)
+        return JsonResponse(
+            {"errors": errors, "message": message, "refused": refused, "valid": valid},
+            status=status,
+        )
+    context = {
+        "form": form,
+        # A form that never saw the files (the request was too large) shows its reason here.
+        "reasons": [] if form.is_bound else errors["images"],
+        "message": message,
+        "refused_names": [r["name"] for r in refused],
+    }
+    return render(request, "uploads/upload.html", context, status=status)
 
 
+def nothing_uploaded(valid):
+    if not valid:
+        return "Nothing was uploaded."
+    one = len(valid) == 1
+    return (
+        f"Nothing was uploaded. {', '.join(valid)} passed every check but "
+        f"{'was' if one else 'were'} not uploaded either: choose {'it' if one else 'them'} "
+        "again without the refused files."
+    )
+
+
+@require_safe
 @login_required
 def batch(request, batch):
     photos = batch_get_for_user(request.user, batch)
     return render(request, "uploads/batch.html", {"photos": photos, "batch": batch})
 
 
+@require_safe
 @never_cache
 @login_required
 def batch_status(request, batch):
@@ -74,18 +119,21 @@ def batch_status(request, batch):
     return JsonResponse({"photos": data, "terminal": all(p["terminal"] for p in data)})
 
 
+@require_safe
 @login_required
 def detail(request, photo_id):
     photo = photo_get_for_user(request.user, photo_id)
     return render(request, "uploads/detail.html", {"photo": photo, "data": photo_as_json(photo)})
 
 
+@require_safe
 @never_cache
 @login_required
 def status(request, photo_id):
     return JsonResponse(photo_as_json(photo_get_for_user(request.user, photo_id)))
 
 
+@require_safe
 @login_required
 def variant(request, photo_id, name):
     photo = photo_get_for_user(request.user, photo_id)
@@ -103,6 +151,7 @@ def retry(request, photo_id):
     return redirect("uploads:detail", photo_id=photo.id)
 
 
+@require_http_methods(["GET", "HEAD", "POST"])
 @login_required
 def delete(request, photo_id):
     photo = photo_get_for_user(request.user, photo_id)

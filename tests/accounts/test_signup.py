@@ -1,4 +1,5 @@
 import pytest
+from django.contrib.auth import get_user_model
 from django.core import mail
 from django.urls import reverse
 
@@ -77,8 +78,15 @@ def test_it_logs_the_new_user_in(client, django_capture_on_commit_callbacks):
         ({"password2": "something else"}, "password2", "match"),
         ({"username": ""}, "username", "This field is required."),
         ({"password1": "123", "password2": "123"}, "password2", "too short"),
-        ({"username": "a" * 200}, "username", "at most 150 characters"),
+        ({"username": "a" * 151}, "username", "at most 150 characters"),
         ({"username": "bad name!"}, "username", "Enter a valid username"),
+        ({"email": "d" * 250 + "@example.com"}, "email", "at most 254 characters"),
+        ({"password1": "password123", "password2": "password123"}, "password2", "too common"),
+        ({"password1": "8230174652", "password2": "8230174652"}, "password2", "numeric"),
+        ({"password1": "dana@example", "password2": "dana@example"}, "password2", "too similar"),
+        # A Cyrillic a (U+0430) in front of "lice" looks like alice, so it is refused.
+        ({"username": "\u0430lice"}, "username", "Enter a valid username"),
+        ({"username": "dana\u200b"}, "username", "Enter a valid username"),
     ],
 )
 def test_bad_input_returns_the_form_with_a_clear_error(client, changes, field, message):
@@ -97,6 +105,21 @@ def test_a_taken_username_or_email_is_refused(client, alice):
     form = response.context["form"]
     assert "username" in form.errors
     assert "An account with this email already exists." in form.errors["email"]
+
+
+@pytest.mark.parametrize(
+    "username",
+    ["ALICE", "\uff41\uff4c\uff49\uff43\uff45"],  # the fullwidth letters fold to "alice"
+)
+def test_a_username_that_differs_from_a_taken_one_only_in_case_or_width_is_taken(
+    client, alice, username
+):
+    response = client.post(reverse("accounts:signup"), {**SIGNUP, "username": username})
+
+    assert response.context["form"].errors["username"] == [
+        "A user with that username already exists."
+    ]
+    assert get_user_model().objects.count() == 1
 
 
 def test_an_empty_post_is_not_a_server_error(client):

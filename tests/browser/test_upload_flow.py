@@ -88,3 +88,70 @@ def test_uploaded_photos_show_live_progress_then_upright_thumbnails_without_gps(
     if where == "s3":
         keys = [item["Key"] for item in s3.list_objects_v2(Bucket=BUCKET)["Contents"]]
         assert len(keys) == 9
+
+
+def test_an_oversized_upload_shows_the_413_page_not_a_server_error(
+    live_server, page, alice, tmp_path, settings
+):
+    settings.UPLOAD_MAX_REQUEST_BYTES = 100_000  # the live server runs in this process
+    photo = phone_jpeg(tmp_path / "big.jpg", rotated=False)
+    assert photo.stat().st_size > 100_000
+    log_in(page, live_server, alice)
+
+    page.goto(f"{live_server.url}/photos/upload/")
+    page.set_input_files("input[name=images]", [str(photo)])
+    with page.expect_response(re.compile(r"/photos/upload/$")) as reply:
+        page.click("main button[type=submit]")
+
+    assert reply.value.status == 413
+    refused = page.locator("[data-upload-refused]")
+    expect(refused).to_contain_text(re.compile(r"This upload is [\d.]+\xa0KB; the limit is"))
+    expect(refused).to_contain_text("Nothing was uploaded.")
+    expect(page.locator("input[name=images]")).to_be_visible()  # choose again, right here
+    assert not Photo.objects.exists()
+
+
+def test_a_mixed_upload_names_the_refused_file_and_the_good_ones_not_uploaded(
+    live_server, page, alice, tmp_path
+):
+    good = phone_jpeg(tmp_path / "good.jpg", rotated=False)
+    fake = tmp_path / "notes.jpg"
+    fake.write_text("not a photo at all")
+    log_in(page, live_server, alice)
+
+    page.goto(f"{live_server.url}/photos/upload/")
+    page.set_input_files("input[name=images]", [str(good), str(fake)])
+    with page.expect_response(re.compile(r"/photos/upload/$")) as reply:
+        page.click("main button[type=submit]")
+
+    assert reply.value.status == 400
+    expect(page.locator("[data-field=refused]")).to_have_text("notes.jpg")
+    expect(page.locator("[data-field=message]")).to_have_text(
+        "Nothing was uploaded. good.jpg passed every check but was not uploaded either: "
+        "choose it again without the refused files."
+    )
+    expect(page.locator(".field .errors")).to_contain_text("notes.jpg is not an image we can read")
+    assert not Photo.objects.exists()
+
+
+def test_a_photo_whose_data_is_cut_short_fails_at_once_with_a_plain_message(
+    live_server, page, alice, worker_process, tmp_path
+):
+    worker_process()  # a real forking worker: Permanent must stop RQ's retries there too
+    whole = phone_jpeg(tmp_path / "whole.jpg", rotated=False).read_bytes()
+    cut = tmp_path / "cut.jpg"
+    cut.write_bytes(whole[: len(whole) // 3])  # the header is whole: the request takes it
+    log_in(page, live_server, alice)
+
+    page.goto(f"{live_server.url}/photos/upload/")
+    page.set_input_files("input[name=images]", [str(cut)])
+    page.click("main button[type=submit]")
+
+    expect(page).to_have_url(re.compile(r"/photos/batch/[0-9a-f-]{36}/$"))
+    expect(page.locator("[data-photo] [data-field=stage]")).to_have_text(
+        "Failed: This file could not be read as an image: it is truncated or corrupt.",
+        timeout=30_000,
+    )
+    resize = Photo.objects.get().resize_job
+    resize.refresh_from_db()
+    assert (resize.status, resize.attempts, resize.max_attempts) == ("failed", 1, 3)

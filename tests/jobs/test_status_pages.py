@@ -61,9 +61,9 @@ def test_bob_gets_404_for_alices_job(client, bob, alices_job, url):
 
 
 @pytest.mark.parametrize("url", ["/jobs/{id}/", "/jobs/{id}.json"])
-def test_staff_may_see_anyones_job(client, staff, alices_job, url):
-    client.force_login(staff)
-    assert client.get(url.format(id=alices_job.id)).status_code == 200
+def test_staff_get_404_for_someone_elses_job_too(client, staff, alices_job, url):
+    client.force_login(staff)  # they read it on /ops/ and in the admin
+    assert client.get(url.format(id=alices_job.id)).status_code == 404
 
 
 def test_anonymous_visitors_are_sent_to_log_in(client, alices_job):

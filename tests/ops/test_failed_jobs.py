@@ -69,7 +69,7 @@ def test_the_detail_page_shows_the_traceback_and_the_arguments(staff_client, fai
     assert "Traceback (most recent call last)" in page
     assert "raise Flaky(" in page
     assert failed_record.args[0] in page
-    assert reverse("jobs:detail", args=[failed_record.id]) in page
+    assert reverse("admin:jobs_jobrecord_change", args=[failed_record.id]) in page
 
 
 def test_an_unknown_job_or_queue_is_404(staff_client, failed_record):

@@ -262,13 +262,43 @@ def test_it_rejects_bytes_that_are_not_an_image(data):
         inspect_image(data, max_pixels=MAX_PIXELS)
 
 
-def test_it_rejects_a_truncated_jpeg_that_verify_would_pass():
+def test_a_truncated_jpeg_passes_the_header_check_and_the_full_decode_refuses_it():
     whole = noise_jpeg()
     data = whole[: len(whole) // 2]
-    Image.open(io.BytesIO(data)).verify()  # no error: this is why inspect_image calls load()
 
+    assert inspect_image(data, max_pixels=MAX_PIXELS) == ImageInfo("JPEG", 200, 200)
     with pytest.raises(ImageRejected, match="is truncated or corrupt"):
-        inspect_image(data, max_pixels=MAX_PIXELS)
+        make_variants(data)
+
+
+def test_inspecting_an_upload_decodes_no_pixel(monkeypatch):
+    from PIL import ImageFile
+
+    def no_decoding(self):
+        raise AssertionError("inspect_image decoded pixels")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", no_decoding)
+    for format in ("JPEG", "PNG", "WEBP", "GIF"):
+        data = encode(red_left_blue_right((30, 20)), format)
+        assert inspect_image(data, max_pixels=MAX_PIXELS) == ImageInfo(format, 30, 20)
+
+
+def test_inspecting_an_open_file_reads_its_header_only():
+    data = encode(Image.effect_noise((600, 400), 40).convert("RGB"), "PNG")
+    file = io.BytesIO(data)
+    reads = []
+    read = file.read
+    file.read = lambda *size: reads.append(read(*size)) or reads[-1]
+
+    assert inspect_image(file, max_pixels=MAX_PIXELS) == ImageInfo("PNG", 600, 400)
+    assert sum(map(len, reads)) < len(data) // 10
+
+
+def test_the_full_decode_applies_the_pixel_limit_from_the_header_again():
+    data = encode(Image.new("RGB", (20, 20)), "PNG")
+
+    with pytest.raises(ImageRejected, match=r"the limit is 0\.0001 megapixels"):
+        make_variants(data, max_pixels=100)
 
 
 @pytest.mark.parametrize("format", ["TIFF", "BMP"])

@@ -30,9 +30,12 @@ URLS = [
 ]
 
 
+@pytest.mark.parametrize("persona", ["bob", "staff"], ids=["bob", "charlie (staff)"])
 @pytest.mark.parametrize(("method", "url"), URLS)
-def test_bob_gets_404_for_everything_of_alices(client, bob, alices_photo, method, url):
-    client.force_login(bob)
+def test_anyone_else_gets_404_for_everything_of_alices(
+    request, client, alices_photo, persona, method, url
+):
+    client.force_login(request.getfixturevalue(persona))  # staff use /ops/ and the admin
 
     response = getattr(client, method)(url.format(id=alices_photo.id, batch=alices_photo.batch))
 

@@ -81,15 +81,69 @@ def test_one_bad_file_among_good_ones_stores_nothing_and_names_only_the_bad_one(
     assert not Photo.objects.exists()
 
 
-def test_a_file_over_the_size_limit_is_refused(logged_in, settings):
+def test_a_mixed_upload_page_says_which_files_were_refused_and_that_the_good_ones_were_not_uploaded(
+    logged_in,
+):
+    response = upload(logged_in, ("good.jpg", jpeg()), ("bad.jpg", b"nope"), ("fine.png", png()))
+
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert 'Refused: <span data-field="refused">bad.jpg</span>' in page
+    assert (
+        "Nothing was uploaded. good.jpg, fine.png passed every check but were not uploaded "
+        "either: choose them again without the refused files."
+    ) in page
+    assert "bad.jpg is not an image we can read" in page
+
+
+def test_a_mixed_upload_json_lists_the_refused_files_and_the_valid_ones_not_uploaded(logged_in):
+    response = upload(
+        logged_in, ("good.jpg", jpeg()), ("bad.jpg", b"nope"), ("empty.png", b""), json=True
+    )
+
+    assert response.status_code == 400
+    reply = response.json()
+    assert reply["errors"]["images"] == [
+        "bad.jpg is not an image we can read",
+        "empty.png is empty.",
+    ]
+    assert reply["refused"] == [
+        {"name": "bad.jpg", "error": "bad.jpg is not an image we can read"},
+        {"name": "empty.png", "error": "empty.png is empty."},
+    ]
+    assert reply["valid"] == ["good.jpg"]
+    assert reply["message"].startswith("Nothing was uploaded. good.jpg passed every check but was")
+    assert not Photo.objects.exists()
+
+
+def test_an_upload_whose_every_file_is_bad_says_only_that_nothing_was_uploaded(logged_in):
+    reply = upload(logged_in, ("bad.jpg", b"nope"), json=True).json()
+
+    assert (reply["valid"], reply["message"]) == ([], "Nothing was uploaded.")
+
+
+def test_a_file_over_the_size_limit_is_refused_with_413(logged_in, settings):
     settings.UPLOAD_MAX_FILE_BYTES = 1000
     data = jpeg(300, 300, color=(1, 2, 3))
     assert len(data) > 1000
 
-    [message] = errors_of(upload(logged_in, ("huge.jpg", data)))
+    response = upload(logged_in, ("huge.jpg", data), ("small.jpg", jpeg(8, 8)))
 
+    assert response.status_code == 413
+    [message] = errors_of(response)
     assert "huge.jpg is" in message
     assert "the limit is 1000" in message
+    assert "small.jpg passed every check but was not uploaded either" in (response.content.decode())
+    assert not Photo.objects.exists()
+
+
+def test_a_bad_file_next_to_an_oversized_one_still_gets_413_and_both_reasons(logged_in, settings):
+    settings.UPLOAD_MAX_FILE_BYTES = 1000
+
+    response = upload(logged_in, ("huge.jpg", jpeg(300, 300, color=(1, 2, 3))), ("x.jpg", b"no"))
+
+    assert response.status_code == 413
+    assert [m.split(" ")[0] for m in errors_of(response)] == ["huge.jpg", "x.jpg"]
 
 
 def test_too_many_files_are_refused(logged_in, settings):
@@ -97,7 +151,10 @@ def test_too_many_files_are_refused(logged_in, settings):
 
     response = upload(logged_in, *[(f"{i}.jpg", jpeg()) for i in range(3)])
 
+    assert response.status_code == 400
     assert "at most 2 at once" in errors_of(response)[0]
+    assert "Nothing was uploaded." in response.content.decode()
+    assert not Photo.objects.exists()
 
 
 def test_a_request_over_the_total_limit_is_refused_with_413(logged_in, settings):
@@ -106,7 +163,10 @@ def test_a_request_over_the_total_limit_is_refused_with_413(logged_in, settings)
     response = upload(logged_in, ("a.jpg", jpeg(300, 300)), ("b.jpg", jpeg(300, 300)))
 
     assert response.status_code == 413
-    assert "the limit is" in response.content.decode()
+    page = response.content.decode()
+    assert "This upload is" in page
+    assert "the limit is 2.0\xa0KB" in page
+    assert "Nothing was uploaded." in page
     assert not Photo.objects.exists()
 
 
@@ -153,3 +213,76 @@ def test_the_upload_page_needs_a_login(client):
     response = client.get("/photos/upload/")
     assert response.status_code == 302
     assert "/accounts/login/" in response.url
+
+
+def test_the_format_comes_from_the_file_never_from_its_name_or_declared_type(
+    logged_in, django_capture_on_commit_callbacks
+):
+    from django.core.files.storage import default_storage
+
+    disguised = SimpleUploadedFile("holiday.jpg", png(), content_type="image/jpeg")
+    with django_capture_on_commit_callbacks(execute=True):
+        logged_in.post("/photos/upload/", {"images": [disguised]})
+
+    photo = Photo.objects.get()
+    assert (photo.original_format, photo.original_ext) == ("PNG", "png")
+    assert default_storage.exists(f"originals/{photo.id}.png")
+
+
+def test_html_declared_as_a_jpeg_is_refused(logged_in):
+    page = SimpleUploadedFile(
+        "photo.jpg", b"<html><script>alert(1)</script></html>", content_type="image/jpeg"
+    )
+
+    response = logged_in.post("/photos/upload/", {"images": [page]})
+
+    assert response.status_code == 400
+    assert errors_of(response) == ["photo.jpg is not an image we can read"]
+
+
+def test_a_truncated_photo_passes_the_request_because_only_its_header_is_checked(
+    logged_in, django_capture_on_commit_callbacks
+):
+    whole = jpeg(400, 300, color=(9, 9, 9))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = upload(logged_in, ("cut.jpg", whole[: len(whole) - 200]))
+
+    assert response.status_code == 302  # its resize job refuses it: see test_bad_originals.py
+    assert Photo.objects.get().original_name == "cut.jpg"
+
+
+def test_a_large_upload_is_staged_from_its_temporary_file_not_read_into_memory(
+    alice, settings, django_capture_on_commit_callbacks
+):
+    import tracemalloc
+
+    from django.core.files.storage import default_storage
+    from django.core.files.uploadedfile import TemporaryUploadedFile
+    from django.utils.datastructures import MultiValueDict
+
+    from uploads.forms import UploadForm
+    from uploads.services import photos_upload
+
+    settings.UPLOAD_MAX_FILE_BYTES = 20_000_000
+    data = jpeg() + b"\0" * 8_000_000  # a valid header; decoders ignore what trails
+    file = TemporaryUploadedFile("big.jpg", "image/jpeg", len(data), None)
+    for start in range(0, len(data), 1 << 20):
+        file.write(data[start : start + (1 << 20)])
+    file.seek(0)
+    form = UploadForm(data={}, files=MultiValueDict({"images": [file]}))
+
+    tracemalloc.start()
+    try:
+        assert form.is_valid(), form.errors
+        with django_capture_on_commit_callbacks(execute=False):
+            [photo] = photos_upload(owner=alice, images=form.cleaned_data["images"])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+    file.close()  # as Django closes the request's files: it was moved, so nothing to delete
+
+    assert peak < 1_000_000, f"{peak} bytes were held at once"
+    assert photo.size_bytes == len(data)
+    with default_storage.open(f"originals/{photo.id}.jpg") as stored:
+        assert stored.read() == data
