@@ -194,8 +194,9 @@ def repush_lost(connection):
         connection,
         [record for record, (status, _) in zip(batch, copies, strict=True) if status == b"queued"],
     )
-    # A worker that died after taking a job but before its work horse marked it started
-    # leaves it "queued", yet out of its queue: only the started registry names the worker.
+    # Read after _stranded()'s pause, so that it also names workers that took a suspect
+    # meanwhile. A worker that died after taking a job but before its work horse marked it
+    # started leaves it "queued", yet out of its queue: only the started registry names it.
     taken = _taken_by_workers(connection, {record.queue for record in batch})
     running_on = {worker for status, worker in copies if status == b"started" and worker}
     alive = live_workers(running_on | set(taken.values()), connection=connection)
@@ -234,9 +235,10 @@ def _stranded(connection, records):
     waits in BLPOP (Redis hands the job to a connection nobody reads any more), and when
     Redis fails over to a replica that had the BLPOP but not what followed. A job that a
     worker is taking right now looks the same for a few milliseconds, so the suspects
-    are looked at again a moment later.
+    are looked at again a moment later; the caller also leaves out any job a worker's
+    started registry names.
 
-    Finding them reads each queue's list once per pass.
+    Finding them reads each queue's list twice per pass, before and after that moment.
     """
     suspects = _out_of_their_queues(connection, records)
     if not suspects:
@@ -250,8 +252,7 @@ def _stranded(connection, records):
     still_queued = [
         record for record, status in zip(suspects, statuses, strict=True) if status == b"queued"
     ]
-    taken = _taken_by_workers(connection, {record.queue for record in still_queued})
-    return _out_of_their_queues(connection, still_queued) - set(taken)
+    return _out_of_their_queues(connection, still_queued)
 
 
 def _out_of_their_queues(connection, records):
