@@ -1,6 +1,7 @@
 FROM python:3.11-slim
 ENV PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 WORKDIR /app
+# What the app needs to run; the test and lint tools (requirements-dev.txt) stay out.
 COPY requirements.txt .
 RUN pip install -r requirements.txt
 COPY . .

@@ -4,15 +4,23 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PG_TEST_URL ?= $(or $(filter postgres%,$(DATABASE_URL)),postgres://postgres@127.0.0.1:5432/photos)
 
-.PHONY: install run test test-sqlite test-postgres test-chaos lint fmt
+.PHONY: install install-dev run test test-sqlite test-postgres test-chaos lint fmt check
 
+# `make run` installs what the app needs to run (requirements.txt); the test, lint and
+# check targets add the tools (requirements-dev.txt, which includes requirements.txt).
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $@
 
+$(VENV)/.installed-dev: $(VENV)/.installed requirements.txt requirements-dev.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
 install: $(VENV)/.installed
+
+install-dev: $(VENV)/.installed-dev
 
 run: install
 	$(PY) manage.py migrate --noinput
@@ -25,7 +33,7 @@ run: install
 # Exit code 5 means pytest collected no tests; that is not a failure of the code.
 PG_ANSWERS = $(PY) -c "import psycopg; psycopg.connect('$(PG_TEST_URL)'.rsplit('/',1)[0] + '/postgres', connect_timeout=2).close()" 2>/dev/null
 
-test: install
+test: install-dev
 	@if $(PG_ANSWERS); then \
 		$(MAKE) --no-print-directory test-sqlite PYTEST_ARGS='-m "not chaos" $(PYTEST_ARGS)' && \
 		$(MAKE) --no-print-directory test-postgres; \
@@ -36,20 +44,25 @@ test: install
 		$(MAKE) --no-print-directory test-sqlite; \
 	fi
 
-test-sqlite: install
+test-sqlite: install-dev
 	env -u DATABASE_URL $(PY) -m pytest $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
-test-postgres: install
+test-postgres: install-dev
 	DATABASE_URL=$(PG_TEST_URL) $(PY) -m pytest $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 # The fault suite alone (on SQLite unless DATABASE_URL says otherwise).
-test-chaos: install
+test-chaos: install-dev
 	$(PY) -m pytest -m chaos $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
-lint: install
+lint: install-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-fmt: install
+fmt: install-dev
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+
+# A model change without its migration fails here, and so does any lint finding (CI runs this).
+check: install-dev
+	$(PY) manage.py makemigrations --check --dry-run
+	$(MAKE) --no-print-directory lint

@@ -2,10 +2,14 @@ from django.contrib.auth import get_user_model
 from django.db.models import F, OuterRef, Q
 from django.db.models.functions import Coalesce
 
-from jobs.selectors import jobs_ended_exist
-from uploads.selectors import photos_added_exist
+from accounts import tasks
+from jobs.selectors import jobs_ended_between, jobs_ended_exist
+from uploads.selectors import photos_added_between, photos_added_exist
 
-DIGEST_KINDS = ("digest_email", "daily_digest")  # a digest is not news for the next digest
+
+def digest_kinds():
+    """The digest's own jobs: a digest is not news for the next digest."""
+    return (tasks.send_digests.name, tasks.send_digest_email.name)
 
 
 def digest_recipients():
@@ -22,7 +26,17 @@ def digest_recipients():
         .annotate(digest_since=Coalesce(F("profile__last_digest_at"), F("date_joined")))
         .filter(
             photos_added_exist(owner, since)
-            | jobs_ended_exist(owner, since, exclude_kinds=DIGEST_KINDS)
+            | jobs_ended_exist(owner, since, exclude_kinds=digest_kinds())
         )
         .order_by("pk")
     )
+
+
+def digest_context(*, user, day, since, until):
+    """What `user`'s digest for `day` lists: photos added and jobs ended in (since, until]."""
+    return {
+        "user": user,
+        "day": day,
+        "photos": list(photos_added_between(user, since, until)),
+        "jobs": list(jobs_ended_between(user, since, until, exclude_kinds=digest_kinds())),
+    }

@@ -149,6 +149,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_rq",
     "jobs",
+    "jobs.ops",
     "uploads",
     "accounts",
 ]
@@ -424,24 +425,9 @@ JOB_RECORD_RETENTION_DAYS = env_int("JOB_RECORD_RETENTION_DAYS", 30)
 # The digest fans out this many per-user email jobs per Redis round trip.
 DIGEST_BATCH_SIZE = env_int("DIGEST_BATCH_SIZE", 500)
 
-# Periodic jobs: one list, registered in rq-scheduler under these stable ids whenever
-# the scheduler process starts (see jobs/schedules.py), so restarts never duplicate them.
-# rq-scheduler reads cron strings in UTC, and so do we: every time below is UTC.
+# The daily digest's schedule (accounts/tasks.py declares it with cron=DIGEST_CRON).
+# rq-scheduler reads cron strings in UTC, and so do we (see jobs/schedules.py).
 DIGEST_CRON = os.environ.get("DIGEST_CRON") or "0 9 * * *"  # 09:00 UTC every day
-PERIODIC_JOBS = [
-    {
-        "id": "daily-digest",
-        "cron": DIGEST_CRON,
-        "func": "accounts.tasks.send_digests",
-        "queue": "low",
-    },
-    {
-        "id": "prune-job-records",
-        "cron": "30 3 * * *",  # 03:30 UTC every day, a quiet hour
-        "func": "jobs.tasks.prune_job_records",
-        "queue": "low",
-    },
-]
 
 LOGGING = {
     "version": 1,

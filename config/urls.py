@@ -2,8 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from config import views
-from jobs.ops_views import metrics
-from jobs.views import healthz
+from jobs.ops.views import healthz, metrics
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -14,7 +13,7 @@ urlpatterns = [
     path("metrics", metrics, name="metrics"),
     # django-rq's dashboard: each of its views checks is_staff itself (tests/ops/test_access.py).
     path("ops/rq/", include("django_rq.urls")),
-    path("ops/", include("jobs.ops_urls")),
+    path("ops/", include("jobs.ops.urls")),
     path("dev/mail/", views.dev_mail, name="dev-mail"),
     path("admin/", admin.site.urls),
 ]

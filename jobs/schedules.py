@@ -1,9 +1,9 @@
-"""Periodic jobs: registered in rq-scheduler from settings.PERIODIC_JOBS.
+"""Periodic jobs: every declared job with a `cron` string is registered in rq-scheduler.
 
 rq-scheduler keeps cron entries in Redis, so a scheduler that registered them blindly
-on every start would pile up duplicates. Each entry here has a stable id ("periodic-"
-plus its name): registering again overwrites the same entry, and entries that left the
-list are removed.
+on every start would pile up duplicates. Each entry here has a stable id, "periodic-"
+plus the job's name: registering again overwrites the same entry, and entries whose
+job no longer has a cron string are removed.
 
 A cron entry does not run the task itself. It runs fire(), which records a job row and
 enqueues the task like any other job, so every run is tracked, retried and visible.
@@ -13,9 +13,8 @@ import os
 import time
 
 import django_rq
-from django.conf import settings
 
-from jobs.services import job_enqueue
+from jobs.base import Job, registry
 
 PREFIX = "periodic-"  # RQ job ids allow letters, digits, "_" and "-"
 
@@ -25,7 +24,7 @@ def use_utc_clock():
 
     rq-scheduler computes the next run from the naive local clock and then converts it
     to UTC: on a machine set to Europe/Amsterdam, "0 9 * * *" would be 09:00 there.
-    The scheduler process pins its clock to UTC, so the settings mean what they say
+    The scheduler process pins its clock to UTC, so the declarations mean what they say
     on any machine.
     """
     os.environ["TZ"] = "UTC"
@@ -36,24 +35,29 @@ def get_scheduler():
     return django_rq.get_scheduler("default")
 
 
+def periodic_declared() -> dict[str, Job]:
+    """The declared jobs that have a cron string, by their entry id."""
+    return {PREFIX + job.name: job for job in registry.values() if job.cron}
+
+
 def register_periodic_jobs(scheduler=None):
-    """Make rq-scheduler's entries match settings.PERIODIC_JOBS exactly. Idempotent."""
+    """Make rq-scheduler's entries match the declared cron jobs exactly. Idempotent."""
     scheduler = scheduler or get_scheduler()
-    wanted = {PREFIX + entry["id"]: entry for entry in settings.PERIODIC_JOBS}
-    for job_id, entry in wanted.items():
+    wanted = periodic_declared()
+    for entry_id, job in wanted.items():
         scheduler.cron(
-            entry["cron"],
-            func="jobs.schedules.fire",
-            args=[entry["func"], entry["id"], entry["queue"]],
-            id=job_id,
-            queue_name=entry["queue"],
-            description=f"{entry['id']} ({entry['cron']} UTC)",
+            job.cron,
+            func=fire,
+            args=[job.module_path],
+            id=entry_id,
+            queue_name=job.queue,
+            description=f"{job.name} ({job.cron} UTC)",
             use_local_timezone=False,
         )
-    for job in scheduler.get_jobs():
-        if job.id.startswith(PREFIX) and job.id not in wanted:
-            scheduler.cancel(job)
-            job.delete()
+    for entry in scheduler.get_jobs():
+        if entry.id.startswith(PREFIX) and entry.id not in wanted:
+            scheduler.cancel(entry)
+            entry.delete()
     return periodic_jobs(scheduler)
 
 
@@ -67,7 +71,7 @@ def periodic_jobs(scheduler=None):
     ]
 
 
-def fire(func, name, queue):
-    """What a cron entry runs: record and enqueue the periodic task as a tracked job."""
-    record = job_enqueue(func=func, kind=name.replace("-", "_"), queue=queue)
+def fire(module_path):
+    """What a cron entry runs: record and enqueue the declared job as a tracked job."""
+    record = registry[module_path].enqueue()
     return str(record.id)

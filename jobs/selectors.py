@@ -1,13 +1,9 @@
 """Reads for the job engine."""
 
-import django_rq
-from django.db import connection
 from django.db.models import Exists
 from django.shortcuts import get_object_or_404
-from redis.exceptions import RedisError
 
 from jobs.models import JobRecord
-from jobs.ops import queue_backlog, worker_list
 
 ENDED = (JobRecord.Status.FINISHED, JobRecord.Status.FAILED)
 
@@ -89,26 +85,3 @@ def job_public_error(record):
 
 def _iso(value):
     return value.isoformat() if value else None
-
-
-def health():
-    """What /healthz reports: can we reach the database and Redis, and who is working.
-
-    A backlog is reported per queue, not counted as unhealthy: a load balancer that
-    took this web process out of rotation would not make the workers any faster.
-    """
-    report = {"database": "ok", "redis": "ok", "workers": 0, "queues": {}}
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-    except Exception as exc:  # any driver error means the same thing here: unhealthy
-        report["database"] = f"error: {exc}"
-    try:
-        redis = django_rq.get_connection("default")
-        redis.ping()
-        report["workers"] = len(worker_list())
-        report["queues"] = queue_backlog()
-    except RedisError as exc:
-        report["redis"] = f"error: {exc}"
-    report["ok"] = report["database"] == "ok" and report["redis"] == "ok"
-    return report

@@ -10,7 +10,6 @@ import logging
 import uuid
 
 import django_rq
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from redis.exceptions import RedisError
@@ -19,7 +18,8 @@ from rq.exceptions import DuplicateJobError
 from rq.job import JobStatus
 
 from jobs import states
-from jobs.models import JobRecord
+from jobs.conf import jobs_settings
+from jobs.models import IdempotencyKey, JobRecord
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ Status = JobRecord.Status
 
 def backoff_intervals(retries, *, base=None):
     """Exponential backoff: base, 2*base, 4*base, ... seconds, one per retry."""
-    base = settings.JOB_RETRY_BASE_SECONDS if base is None else base
+    base = jobs_settings.JOB_RETRY_BASE_SECONDS if base is None else base
     return [base * 2**attempt for attempt in range(retries)]
 
 
@@ -94,11 +94,11 @@ def job_enqueue(
         return JobRecord.objects.get(pk=job_id)
     # robust=True: whatever goes wrong while pushing, the request that caused the job
     # has already committed and must still get its response.
-    transaction.on_commit(lambda: job_push(record), robust=True)
+    transaction.on_commit(lambda: job_push(record=record), robust=True)
     return record
 
 
-def job_push(record, *, at_front=False):
+def job_push(*, record, at_front=False):
     """Put a recorded job into Redis and move its row from pending to queued.
 
     Returns False, leaving the row pending, when Redis cannot be reached; the sweeper
@@ -136,7 +136,7 @@ def job_push(record, *, at_front=False):
     return True
 
 
-def job_repush(record, *, at_front=False):
+def job_repush(*, record, at_front=False):
     """Push a pending row again after dropping whatever copy Redis still has of it.
 
     For a job whose copy went stale: its worker died, or Redis lost part of it. The
@@ -149,7 +149,7 @@ def job_repush(record, *, at_front=False):
     except RedisError as exc:
         logger.warning("job %s stays pending: Redis is unreachable (%s)", record.id, exc)
         return False
-    return job_push(record, at_front=at_front)
+    return job_push(record=record, at_front=at_front)
 
 
 def forget_rq_copy(queue, job_id):
@@ -201,7 +201,16 @@ def _rq_options(record):
 
 
 def job_enqueue_many(
-    *, func, kind, jobs, queue="default", retries=0, timeout=None, result_ttl=None, failure_ttl=None
+    *,
+    func,
+    kind,
+    jobs,
+    queue="default",
+    retries=0,
+    timeout=None,
+    result_ttl=None,
+    failure_ttl=None,
+    on_failure=None,
 ):
     """Record many jobs of one kind and push them to RQ in one pipeline on commit.
 
@@ -209,7 +218,7 @@ def job_enqueue_many(
     whose id is already recorded is left alone, so running a fan-out twice, or again
     after a crash halfway, records and pushes each job once.
     """
-    options = _options(retries, timeout, result_ttl, failure_ttl)
+    options = _options(retries, timeout, result_ttl, failure_ttl, on_failure)
     records = [
         JobRecord(
             id=job_id,
@@ -225,11 +234,11 @@ def job_enqueue_many(
     ]
     JobRecord.objects.bulk_create(records, ignore_conflicts=True)
     ids = [record.id for record in records]
-    transaction.on_commit(lambda: job_push_many(ids), robust=True)
+    transaction.on_commit(lambda: job_push_many(ids=ids), robust=True)
     return ids
 
 
-def job_push_many(ids):
+def job_push_many(*, ids):
     """Push the still-pending rows among `ids` with two Redis round trips per queue.
 
     Ids already in Redis are left out, so a second push of the same rows (the sweeper's,
@@ -272,12 +281,12 @@ def _waits_for_dependency(record):
     return parent_status != Status.FINISHED
 
 
-def job_requeue(record):
+def job_requeue(*, record):
     """Run a failed or canceled job again, from the row alone, with a fresh set of attempts."""
     if not states.requeued(record):
         return False
     record.refresh_from_db()
-    job_repush(record)
+    job_repush(record=record)
     # Steps that were canceled because this one failed get their chance again; RQ
     # releases them when this job finishes.
     dependents = JobRecord.objects.filter(
@@ -286,11 +295,11 @@ def job_requeue(record):
     for dependent in dependents:
         if states.requeued(dependent):
             dependent.refresh_from_db()
-            job_repush(dependent)
+            job_repush(record=dependent)
     return True
 
 
-def job_cancel(record, *, reason="Canceled"):
+def job_cancel(*, record, reason="Canceled"):
     """Stop a job that has not started; a running job finishes what it is doing."""
     if not states.canceled(record, reason=reason):
         return False
@@ -301,3 +310,16 @@ def job_cancel(record, *, reason="Canceled"):
     except RedisError:
         logger.warning("job %s canceled in the database only: Redis is unreachable", record.id)
     return True
+
+
+def job_records_prune(*, ended_before):
+    """Delete rows of jobs that ended before `ended_before`, and old idempotency keys.
+
+    This is the database's counterpart of RQ's result_ttl and failure_ttl. A job still
+    waiting or running is never pruned, nor a finished one that a waiting job depends on.
+    """
+    ended = JobRecord.objects.filter(status__in=JobRecord.TERMINAL, finished_at__lt=ended_before)
+    ended = ended.exclude(dependents__status__in=[*JobRecord.WAITING, Status.STARTED])
+    deleted, _ = ended.delete()
+    keys, _ = IdempotencyKey.objects.filter(done_at__lt=ended_before).delete()
+    return {"job_records": deleted, "idempotency_keys": keys}

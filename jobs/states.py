@@ -29,8 +29,8 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from jobs.alerts import notify_final_failure
 from jobs.models import JobRecord
+from jobs.signals import job_failed
 
 logger = logging.getLogger("jobs")
 
@@ -224,7 +224,7 @@ def requeued(record):
 
 
 def _failed_for_good(record, error):
-    notify_final_failure(record, error=error)
+    job_failed.send(sender=JobRecord, record=record, error=error)
     # Steps that waited on this one will never run: say so on their rows.
     JobRecord.objects.filter(depends_on=record, status__in=WAITING).update(
         status=Status.CANCELED, stage=DEPENDENCY_FAILED, finished_at=timezone.now()

@@ -32,7 +32,6 @@ import uuid
 from datetime import timedelta
 
 import django_rq
-from django.conf import settings
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from redis.exceptions import RedisError
@@ -43,6 +42,7 @@ from rq.scheduler import RQScheduler
 from rq.worker_registration import clean_worker_registry
 
 from jobs import states
+from jobs.conf import jobs_settings
 from jobs.models import JobRecord
 from jobs.services import job_push, job_repush
 from jobs.worker import live_workers
@@ -92,7 +92,7 @@ def _take_lock(connection):
     Each sweeper process has its own token. A lock that Redis brought back from its AOF
     after a crash mid-pass is still this process's, so its next pass is not held up.
     """
-    seconds = max(30, 2 * settings.JOBS_SWEEP_INTERVAL)
+    seconds = max(30, 2 * jobs_settings.JOBS_SWEEP_INTERVAL)
     if connection.set(LOCK_KEY, LOCK_TOKEN, nx=True, ex=seconds):
         return True
     if connection.get(LOCK_KEY) == LOCK_TOKEN.encode():
@@ -111,8 +111,8 @@ def last_report(connection=None):
 def push_pending(connection):
     pending = JobRecord.objects.filter(status=Status.PENDING, updated_at__lt=_settled())
     pushed = 0
-    for record in pending.order_by("updated_at")[: settings.JOBS_SWEEP_BATCH]:
-        if not job_push(record):
+    for record in pending.order_by("updated_at")[: jobs_settings.JOBS_SWEEP_BATCH]:
+        if not job_push(record=record):
             break  # Redis is down: the next pass tries again
         logger.info("sweep pushed id=%s kind=%s reason=pending", record.id, record.kind)
         pushed += 1
@@ -127,7 +127,7 @@ def fail_unimportable(connection):
             import_string(func)
         except ImportError as exc:
             error = f"The job's function cannot be imported: {exc}"
-            for record in waiting.filter(func=func)[: settings.JOBS_SWEEP_BATCH]:
+            for record in waiting.filter(func=func)[: jobs_settings.JOBS_SWEEP_BATCH]:
                 if states.gave_up(record, error=error):
                     logger.warning(
                         "sweep failed id=%s kind=%s reason=%r", record.id, record.kind, error
@@ -139,11 +139,11 @@ def fail_unimportable(connection):
 def recover_abandoned(connection):
     """Started rows whose attempt is over without the row hearing of it."""
     started = JobRecord.objects.filter(status=Status.STARTED).exclude(worker="")
-    rows = list(started.order_by("started_at")[: settings.JOBS_SWEEP_BATCH])
+    rows = list(started.order_by("started_at")[: jobs_settings.JOBS_SWEEP_BATCH])
     alive = live_workers({record.worker for record in rows}, connection=connection)
     # A worker that is alive but runs another job ended this one without telling the row
     # (its work horse was killed). Its heartbeat can lag a few seconds behind, hence the wait.
-    moved_on_before = timezone.now() - timedelta(seconds=settings.JOBS_WORKER_TTL)
+    moved_on_before = timezone.now() - timedelta(seconds=jobs_settings.JOBS_WORKER_TTL)
     recovered = 0
     for record in rows:
         running = alive.get(record.worker)
@@ -163,7 +163,7 @@ def recover_abandoned(connection):
             recovered += 1
             record.refresh_from_db()
             if record.status == Status.PENDING:
-                job_repush(record, at_front=True)
+                job_repush(record=record, at_front=True)
     return recovered
 
 
@@ -178,10 +178,12 @@ def repush_lost(connection):
     """
     in_redis = JobRecord.objects.filter(status__in=states.IN_REDIS, enqueued_at__lt=_settled())
     cursor = (connection.get(CURSOR_KEY) or b"").decode()
-    batch = list(_from(in_redis, cursor)[: settings.JOBS_SWEEP_BATCH])
-    if len(batch) < settings.JOBS_SWEEP_BATCH and cursor:
+    batch = list(_from(in_redis, cursor)[: jobs_settings.JOBS_SWEEP_BATCH])
+    if len(batch) < jobs_settings.JOBS_SWEEP_BATCH and cursor:
         batch += list(
-            in_redis.filter(pk__lte=cursor).order_by("pk")[: settings.JOBS_SWEEP_BATCH - len(batch)]
+            in_redis.filter(pk__lte=cursor).order_by("pk")[
+                : jobs_settings.JOBS_SWEEP_BATCH - len(batch)
+            ]
         )
     connection.set(CURSOR_KEY, str(batch[-1].pk) if batch else "")
     if not batch:
@@ -221,7 +223,7 @@ def repush_lost(connection):
                 record.status,
             )
             record.refresh_from_db()
-            job_repush(record, at_front=reason == "worker-died")
+            job_repush(record=record, at_front=reason == "worker-died")
             repushed += 1
     return repushed
 
@@ -293,7 +295,7 @@ def release_deferred(connection):
         depends_on__status=Status.FINISHED,
         depends_on__finished_at__lt=_settled(),
     )
-    batch = list(deferred[: settings.JOBS_SWEEP_BATCH])
+    batch = list(deferred[: jobs_settings.JOBS_SWEEP_BATCH])
     if not batch:
         return 0
     with connection.pipeline() as pipe:
@@ -307,7 +309,7 @@ def release_deferred(connection):
                 "sweep released id=%s kind=%s reason=parent-finished", record.id, record.kind
             )
             record.refresh_from_db()
-            job_repush(record)
+            job_repush(record=record)
             released += 1
     return released
 
@@ -321,7 +323,7 @@ def enqueue_due(connection):
     a minute after it stops, and then a pass moves the due jobs itself.
     """
     scheduler = RQScheduler(
-        [django_rq.get_queue(name) for name in settings.RQ_QUEUE_NAMES], connection=connection
+        [django_rq.get_queue(name) for name in jobs_settings.RQ_QUEUE_NAMES], connection=connection
     )
     if not scheduler.acquire_locks():
         return 0  # a live scheduler does it
@@ -339,11 +341,11 @@ def enqueue_due(connection):
 def clean_rq_registries(connection):
     """What RQ's workers do every ten minutes, done every pass: expired entries go, and jobs
     whose worker died are retried or failed by RQ itself."""
-    for name in settings.RQ_QUEUE_NAMES:
+    for name in jobs_settings.RQ_QUEUE_NAMES:
         queue = django_rq.get_queue(name)
         clean_registries(queue)
         clean_worker_registry(queue)
-    return len(settings.RQ_QUEUE_NAMES)
+    return len(jobs_settings.RQ_QUEUE_NAMES)
 
 
 STEPS = [
@@ -368,7 +370,7 @@ def _from(queryset, cursor):
 
 def run_forever(*, interval=None, should_stop=lambda: False):
     """The loop behind `manage.py run_sweeper`: a pass, then a wait, until told to stop."""
-    interval = interval or settings.JOBS_SWEEP_INTERVAL
+    interval = interval or jobs_settings.JOBS_SWEEP_INTERVAL
     while not should_stop():
         try:
             sweep()

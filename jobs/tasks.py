@@ -2,23 +2,14 @@
 
 from datetime import timedelta
 
-from django.conf import settings
 from django.utils import timezone
 
-from jobs.models import IdempotencyKey, JobRecord
-from jobs.tracking import tracked
+from jobs.base import job
+from jobs.conf import jobs_settings
+from jobs.services import job_records_prune
 
 
-@tracked
+@job(queue="low", cron="30 3 * * *")  # 03:30 UTC every day, a quiet hour
 def prune_job_records():
-    """Delete old records of jobs that ended; a job still waiting or running is never pruned.
-
-    This is the database's counterpart of RQ's result_ttl and failure_ttl.
-    """
-    cutoff = timezone.now() - timedelta(days=settings.JOB_RECORD_RETENTION_DAYS)
-    ended = JobRecord.objects.filter(status__in=JobRecord.TERMINAL, finished_at__lt=cutoff)
-    # A waiting job may depend on an old finished one: keep that one.
-    ended = ended.exclude(dependents__status__in=[*JobRecord.WAITING, JobRecord.Status.STARTED])
-    deleted, _ = ended.delete()
-    keys, _ = IdempotencyKey.objects.filter(done_at__lt=cutoff).delete()
-    return {"job_records": deleted, "idempotency_keys": keys}
+    retention = timedelta(days=jobs_settings.JOB_RECORD_RETENTION_DAYS)
+    return job_records_prune(ended_before=timezone.now() - retention)

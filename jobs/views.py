@@ -4,7 +4,7 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from jobs.selectors import health, job_as_json, job_get_for_user, jobs_for_user
+from jobs.selectors import job_as_json, job_get_for_user, jobs_for_user
 
 
 @require_safe
@@ -27,10 +27,3 @@ def job_detail(request, job_id):
 def job_status(request, job_id):
     record = job_get_for_user(request.user, job_id)
     return JsonResponse(job_as_json(record))
-
-
-@require_safe
-@never_cache
-def healthz(request):
-    report = health()
-    return JsonResponse(report, status=200 if report["ok"] else 503)

@@ -27,8 +27,9 @@ import threading
 
 import django_rq
 import rq
-from django.conf import settings
 from redis.exceptions import RedisError
+
+from jobs.conf import jobs_settings
 
 logger = logging.getLogger("jobs.worker")
 
@@ -64,7 +65,7 @@ class Heartbeat:
 
     @property
     def ttl(self):
-        return settings.JOBS_WORKER_TTL
+        return jobs_settings.JOBS_WORKER_TTL
 
     def start(self):
         self.beat()

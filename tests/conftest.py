@@ -89,17 +89,33 @@ def run_jobs(redis):
 
 @pytest.fixture
 def enqueue(django_capture_on_commit_callbacks):
-    """Record a job and push it, as a committed request would; returns the fresh row."""
-    from jobs.services import job_enqueue
+    """Enqueue a declared job and push it, as a committed request would.
 
-    def make(func, *args, kind=None, **options):
+    `enqueue(job, *args, owner=None, **options)`: `options` are any of Job.using()'s
+    (queue, retries, delay, after, keep_result, ...). Returns the fresh row.
+    """
+
+    def make(job, *args, owner=None, **options):
         with django_capture_on_commit_callbacks(execute=True):
-            kind = kind or func.rsplit(".", 1)[-1]
-            record = job_enqueue(func=func, kind=kind, args=args, **options)
+            record = job.using(**options).enqueue(*args, owner=owner)
         record.refresh_from_db()
         return record
 
     return make
+
+
+@pytest.fixture
+def ghost_record(django_capture_on_commit_callbacks):
+    """A queued job whose function does not exist, as after a deploy that removed it.
+
+    No declaration can name a missing function, so this one is recorded directly.
+    """
+    from jobs.services import job_enqueue
+
+    with django_capture_on_commit_callbacks(execute=True):
+        record = job_enqueue(func="nonexistent.module.func", kind="ghost")
+    record.refresh_from_db()
+    return record
 
 
 @pytest.fixture

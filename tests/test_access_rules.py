@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from jobs.models import JobRecord
 from tests.factories import jpeg, make_photo
+from tests.jobs import tasks
 from uploads import storage
 from uploads.models import Photo
 
@@ -40,7 +41,7 @@ URL = ("method", "name", "names", "owner_gets")
 def alices(alice):
     """Alice's welcome job, and a published photo of hers (its thumbnail stored)."""
     job = JobRecord.objects.create(
-        kind="welcome_email", owner=alice, func="accounts.tasks.send_welcome_email"
+        kind="send_welcome_email", owner=alice, func="accounts.tasks.send_welcome_email"
     )
     photo = make_photo(alice, variants={"thumb": THUMB}, published_at=timezone.now())
     storages["photos"].save(storage.published_key(photo, "thumb"), ContentFile(jpeg()))
@@ -111,7 +112,7 @@ def test_lists_show_only_the_owners_things(client, bob, staff, alices):
 
 @pytest.fixture
 def alices_failed_job(alice, enqueue, run_jobs):
-    record = enqueue("tests.jobs.tasks.always_fail", kind="export", owner=alice)
+    record = enqueue(tasks.always_fail, owner=alice)
     run_jobs()
     record.refresh_from_db()
     assert record.status == "failed"

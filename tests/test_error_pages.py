@@ -67,7 +67,7 @@ def test_a_client_that_asks_for_json_gets_a_json_404(client, alice):
 
 
 def test_a_404_for_someone_elses_json_says_nothing_about_it(client, alice, bob):
-    record = JobRecord.objects.create(kind="welcome_email", owner=alice, func="x.y")
+    record = JobRecord.objects.create(kind="send_welcome_email", owner=alice, func="x.y")
     client.force_login(bob)
 
     response = client.get(f"/jobs/{record.id}.json")
@@ -158,7 +158,7 @@ def test_a_get_where_a_post_belongs_gets_a_styled_405_and_changes_nothing(
 
 
 def test_a_bad_method_on_a_json_url_gets_a_json_405(client, alice):
-    record = JobRecord.objects.create(kind="welcome_email", owner=alice, func="x.y")
+    record = JobRecord.objects.create(kind="send_welcome_email", owner=alice, func="x.y")
     client.force_login(alice)
 
     response = client.put(f"/jobs/{record.id}.json")

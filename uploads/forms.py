@@ -2,6 +2,7 @@ from dataclasses import dataclass
 
 from django import forms
 from django.conf import settings
+from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.uploadedfile import UploadedFile
 from django.template.defaultfilters import filesizeformat
 from django.utils.text import get_valid_filename
@@ -114,4 +115,8 @@ class UploadForm(forms.Form):
 
 def display_name(name):
     """The client's file name, made safe for display; it never becomes a storage key."""
-    return (get_valid_filename(name or "") or "unnamed")[-200:]
+    try:
+        cleaned = get_valid_filename(name or "")
+    except SuspiciousFileOperation:  # nothing usable was left of it, e.g. "<>"
+        cleaned = ""
+    return (cleaned or "unnamed")[-200:]

@@ -6,7 +6,8 @@ said about it: the format comes from the file's own header bytes.
 inspect_image() runs in the request and reads only the header (format, width, height),
 so a bad upload is refused cheaply before it is stored. make_variants() runs in a
 background job and decodes every pixel, because that is slow; a file that only fails
-there raises ImageRejected too, and the job fails for good (uploads.tasks.resize_image).
+there raises ImageRejected too, and the job fails for good (resize_photo,
+in uploads.services.photo_variants).
 """
 
 import io

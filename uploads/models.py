@@ -1,9 +1,23 @@
 import uuid
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import models
 
 from jobs.models import JobRecord
+from jobs.selectors import job_public_error
+
+Job = JobRecord.Status
+ENDED_BADLY = (Job.FAILED, Job.CANCELED)
+
+
+@dataclass(frozen=True)
+class PhotoState:
+    """Where a photo is: its status, the stage in words, and its progress (0-100)."""
+
+    status: str
+    stage: str
+    progress: int
 
 
 class Photo(models.Model):
@@ -50,11 +64,28 @@ class Photo(models.Model):
 
     @property
     def status(self):
+        return self.state.status
+
+    @property
+    def state(self) -> PhotoState:
+        """Where the photo is, derived from its two jobs. Pages, JSON and emails all read
+        it here. Resizing is the first 70% of the bar, publishing the rest."""
+        resize, publish = self.resize_job, self.publish_job
         if self.published_at:
-            return self.Status.READY
-        jobs = [job for job in (self.resize_job, self.publish_job) if job]
-        ended_badly = (JobRecord.Status.FAILED, JobRecord.Status.CANCELED)
+            return PhotoState(self.Status.READY, "Done", 100)
+        jobs = [job for job in (resize, publish) if job]
         # No jobs left means they ended long ago and were pruned, without publishing.
-        if not jobs or any(job.status in ended_badly for job in jobs):
-            return self.Status.FAILED
-        return self.Status.PROCESSING
+        if not jobs:
+            return PhotoState(self.Status.FAILED, "Failed: unknown error", 0)
+        if any(job.status in ENDED_BADLY for job in jobs):
+            failed = next((job for job in jobs if job.status == Job.FAILED), None)
+            reason = job_public_error(failed) if failed else "canceled"
+            return PhotoState(self.Status.FAILED, f"Failed: {reason}", 0)
+        if resize and resize.status == Job.STARTED:
+            return PhotoState(
+                self.Status.PROCESSING, f"Resizing {resize.progress}%", resize.progress * 7 // 10
+            )
+        if resize and resize.status == Job.FINISHED:
+            progress = publish.progress if publish else 0
+            return PhotoState(self.Status.PROCESSING, "Publishing", 70 + progress * 3 // 10)
+        return PhotoState(self.Status.PROCESSING, "Received", 0)

@@ -11,8 +11,6 @@ import unicodedata
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage, storages
-from django.http import FileResponse
-from django.shortcuts import redirect
 
 from uploads.imaging import VARIANT_TYPES
 
@@ -82,35 +80,15 @@ def variant_filename(photo, name):
     return f"{stem}-{name}.{extension}"
 
 
-def variant_response(photo, name):
-    """Send the browser to a variant: a presigned S3 URL, or the file itself.
+def open_published(photo, name):
+    """A published variant as an open binary file, from a folder-backed photo storage."""
+    return photo_storage().open(published_key(photo, name))
 
-    Either way the browser is told the type we made it as, with nosniff, so a file can
-    never be taken for HTML, and a Content-Disposition with an ASCII name: inline for our
-    image types, attachment for anything else.
-    """
-    key = published_key(photo, name)
-    content_type = variant_content_type(photo, name)
-    filename = variant_filename(photo, name)
-    # Only our own image types are shown in the page; anything else is a download.
-    inline = content_type in VARIANT_TYPES.values()
-    disposition = f'{"inline" if inline else "attachment"}; filename="{filename}"'
-    if is_s3():
-        # S3 sends these back as the response's headers; the presigned URL signs them.
-        response = redirect(
-            photo_storage().url(
-                key,
-                parameters={
-                    "ResponseContentType": content_type,
-                    "ResponseContentDisposition": disposition,
-                },
-            )
-        )
-    else:
-        response = FileResponse(photo_storage().open(key), content_type=content_type)
-        response["Content-Disposition"] = disposition
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
+
+def presigned_url(photo, name, *, headers):
+    """A presigned S3 URL for a published variant. `headers` are the response headers
+    S3 sends back with it (ResponseContentType, ...), which the signature covers."""
+    return photo_storage().url(published_key(photo, name), parameters=headers)
 
 
 def delete_photo_objects(photo_id, owner_id, original_ext):

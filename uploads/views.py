@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, JsonResponse
+from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.defaultfilters import filesizeformat
 from django.views.decorators.cache import never_cache
@@ -9,6 +9,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from uploads import storage
 from uploads.forms import UploadForm
+from uploads.imaging import VARIANT_TYPES
 from uploads.selectors import (
     batch_get_for_user,
     photo_as_json,
@@ -139,14 +140,36 @@ def variant(request, photo_id, name):
     photo = photo_get_for_user(request.user, photo_id)
     if not photo.published_at or name not in photo.variants:
         raise Http404("That size is not ready.")
-    return storage.variant_response(photo, name)
+    return variant_response(photo, name)
+
+
+def variant_response(photo, name):
+    """Send the browser to a variant: a presigned S3 URL, or the file itself.
+
+    Either way the browser is told the type we made it as, with nosniff, so a file can
+    never be taken for HTML, and a Content-Disposition with an ASCII name: inline for our
+    image types, attachment for anything else.
+    """
+    content_type = storage.variant_content_type(photo, name)
+    # Only our own image types are shown in the page; anything else is a download.
+    inline = content_type in VARIANT_TYPES.values()
+    filename = storage.variant_filename(photo, name)
+    disposition = f'{"inline" if inline else "attachment"}; filename="{filename}"'
+    if storage.is_s3():
+        headers = {"ResponseContentType": content_type, "ResponseContentDisposition": disposition}
+        response = redirect(storage.presigned_url(photo, name, headers=headers))
+    else:
+        response = FileResponse(storage.open_published(photo, name), content_type=content_type)
+        response["Content-Disposition"] = disposition
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 @require_POST
 @login_required
 def retry(request, photo_id):
     photo = photo_get_for_user(request.user, photo_id)
-    if photo_retry(photo):
+    if photo_retry(photo=photo):
         messages.info(request, "Trying again.")
     return redirect("uploads:detail", photo_id=photo.id)
 
@@ -156,7 +179,7 @@ def retry(request, photo_id):
 def delete(request, photo_id):
     photo = photo_get_for_user(request.user, photo_id)
     if request.method == "POST":
-        photo_delete(photo)
+        photo_delete(photo=photo)
         messages.info(request, f"Deleted {photo.original_name}.")
         return redirect("uploads:gallery")
     return render(request, "uploads/delete.html", {"photo": photo})

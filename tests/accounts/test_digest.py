@@ -8,7 +8,9 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from accounts.models import Profile
+from accounts.services import digests_fan_out
 from accounts.tasks import send_digests
+from jobs.base import registry
 from jobs.models import JobRecord
 from jobs.schedules import PREFIX, get_scheduler, periodic_jobs, register_periodic_jobs
 from tests.factories import make_photo
@@ -22,7 +24,7 @@ def add_photo(user):
 
 def finish_job(user, status="finished"):
     return JobRecord.objects.create(
-        kind="resize_image", owner=user, func="x.y", status=status, finished_at=timezone.now()
+        kind="resize_photo", owner=user, func="x.y", status=status, finished_at=timezone.now()
     )
 
 
@@ -39,11 +41,14 @@ def make_user(django_user_model, name, *, opted_in=True):
 def run_digest(run_jobs, capture, day=None):
     with capture(execute=True):
         record = JobRecord.objects.create(
-            kind="daily_digest", func="accounts.tasks.send_digests", queue="low"
+            kind="send_digests",
+            func="accounts.tasks.send_digests",
+            queue="low",
+            args=[day] if day else [],
         )
     from jobs.services import job_push
 
-    job_push(record)
+    job_push(record=record)
     run_jobs()
     record.refresh_from_db()
     return record
@@ -56,29 +61,41 @@ def recipients():
 # Registration
 
 
-def test_registering_twice_leaves_one_entry_per_periodic_job(redis, settings):
+def test_registering_twice_leaves_one_entry_per_periodic_job(redis):
     register_periodic_jobs()
     register_periodic_jobs(scheduler=get_scheduler())  # a restart: a new scheduler object
 
-    ids = [job.id for job in get_scheduler().get_jobs()]
-    assert sorted(ids) == sorted(PREFIX + entry["id"] for entry in settings.PERIODIC_JOBS)
+    ids = sorted(job.id for job in get_scheduler().get_jobs())
+    assert ids == [PREFIX + "prune_job_records", PREFIX + "send_digests"]
 
 
-def test_changing_a_cron_string_moves_the_entry_instead_of_adding_one(redis, settings):
+def test_changing_a_cron_string_moves_the_entry_instead_of_adding_one(redis, monkeypatch):
     register_periodic_jobs()
-    settings.PERIODIC_JOBS = [{**settings.PERIODIC_JOBS[0], "cron": "15 7 * * *"}]
+    moved = send_digests.using(cron="15 7 * * *")
+    monkeypatch.setitem(registry, send_digests.module_path, moved)
 
     entries = register_periodic_jobs()
 
-    assert [(entry["id"], entry["cron"]) for entry in entries] == [
-        ("periodic-daily-digest", "15 7 * * *")
+    assert sorted((entry["id"], entry["cron"]) for entry in entries) == [
+        ("periodic-prune_job_records", "30 3 * * *"),
+        ("periodic-send_digests", "15 7 * * *"),
     ]
-    assert entries[0]["next_run"].hour == 7 and entries[0]["next_run"].minute == 15
+    [digest] = [entry for entry in entries if entry["id"] == "periodic-send_digests"]
+    assert (digest["next_run"].hour, digest["next_run"].minute) == (7, 15)
+
+
+def test_an_entry_whose_job_lost_its_cron_string_is_removed(redis, monkeypatch):
+    register_periodic_jobs()
+    monkeypatch.setitem(registry, send_digests.module_path, send_digests.using(cron=None))
+
+    entries = register_periodic_jobs()
+
+    assert [entry["id"] for entry in entries] == ["periodic-prune_job_records"]
 
 
 def test_the_digest_runs_at_nine_utc_by_default(redis):
     [digest] = [
-        entry for entry in register_periodic_jobs() if entry["id"] == "periodic-daily-digest"
+        entry for entry in register_periodic_jobs() if entry["id"] == "periodic-send_digests"
     ]
 
     assert digest["cron"] == "0 9 * * *"
@@ -97,7 +114,7 @@ def test_the_schedules_command_lists_and_registers(redis, capsys):
     call_command("schedules", "--register")
 
     out = capsys.readouterr().out
-    assert "periodic-daily-digest" in out and "0 9 * * *" in out
+    assert "periodic-send_digests" in out and "0 9 * * *" in out
     assert len(periodic_jobs()) == 2
 
 
@@ -108,13 +125,13 @@ def test_firing_the_cron_entry_runs_a_tracked_digest(
     add_photo(alice)
     register_periodic_jobs()
     scheduler = get_scheduler()
-    [cron] = [job for job in scheduler.get_jobs() if job.id == "periodic-daily-digest"]
+    [cron] = [job for job in scheduler.get_jobs() if job.id == "periodic-send_digests"]
 
     scheduler.enqueue_job(cron)  # what rq-scheduler does at 09:00
     with django_capture_on_commit_callbacks(execute=True):
         run_jobs()
 
-    digest = JobRecord.objects.get(kind="daily_digest")
+    digest = JobRecord.objects.get(kind="send_digests")
     assert digest.status == "finished"
     assert digest.result["recipients"] == 1
     assert recipients() == ["alice@example.com"]
@@ -141,7 +158,7 @@ def test_one_email_per_opted_in_person_with_news(
 
     assert digest.result["recipients"] == 3
     assert recipients() == ["ann@example.com", "ben@example.com", "cat@example.com"]
-    assert JobRecord.objects.filter(kind="digest_email", status="finished").count() == 3
+    assert JobRecord.objects.filter(kind="send_digest_email", status="finished").count() == 3
     ann = next(m for m in mail.outbox if m.to == ["ann@example.com"])
     assert "Photos added: 1" in ann.body
 
@@ -161,13 +178,13 @@ def test_running_the_digest_twice_sends_nobody_two_emails(
 def test_a_digest_that_died_halfway_resumes_without_skipping_or_repeating(
     run_jobs, django_user_model, settings, monkeypatch, django_capture_on_commit_callbacks
 ):
-    import accounts.tasks
+    import jobs.base
 
     settings.DIGEST_BATCH_SIZE = 2
     users = [make_user(django_user_model, f"user{i}") for i in range(5)]
     for user in users:
         add_photo(user)
-    real = accounts.tasks.job_enqueue_many
+    real = jobs.base.job_enqueue_many
     calls = []
 
     def dies_on_the_second_batch(**kwargs):
@@ -176,19 +193,19 @@ def test_a_digest_that_died_halfway_resumes_without_skipping_or_repeating(
             raise SystemExit("the worker was killed")
         return real(**kwargs)
 
-    monkeypatch.setattr(accounts.tasks, "job_enqueue_many", dies_on_the_second_batch)
+    monkeypatch.setattr(jobs.base, "job_enqueue_many", dies_on_the_second_batch)
     with pytest.raises(SystemExit), django_capture_on_commit_callbacks(execute=True):
-        send_digests(day="2026-11-22")
-    monkeypatch.setattr(accounts.tasks, "job_enqueue_many", real)
-    assert JobRecord.objects.filter(kind="digest_email").count() == 2
+        digests_fan_out(day="2026-11-22")
+    monkeypatch.setattr(jobs.base, "job_enqueue_many", real)
+    assert JobRecord.objects.filter(kind="send_digest_email").count() == 2
 
     with django_capture_on_commit_callbacks(execute=True):
-        send_digests(day="2026-11-22")  # the retry
-        send_digests(day="2026-11-22")  # and a duplicate run for good measure
+        digests_fan_out(day="2026-11-22")  # the retry
+        digests_fan_out(day="2026-11-22")  # and a duplicate run for good measure
     run_jobs()
 
     assert recipients() == sorted(f"user{i}@example.com" for i in range(5))
-    assert JobRecord.objects.filter(kind="digest_email").count() == 5
+    assert JobRecord.objects.filter(kind="send_digest_email").count() == 5
 
 
 def test_the_fan_out_pushes_each_batch_in_one_pipeline(
@@ -211,25 +228,42 @@ def test_the_fan_out_pushes_each_batch_in_one_pipeline(
     )
 
     with django_capture_on_commit_callbacks(execute=True):
-        result = send_digests(day="2026-11-22")
+        result = digests_fan_out(day="2026-11-22")
 
     assert result["recipients"] == 120
     assert batches == [50, 50, 20]
-    assert JobRecord.objects.filter(kind="digest_email", status="queued").count() == 120
+    assert JobRecord.objects.filter(kind="send_digest_email", status="queued").count() == 120
 
 
 def test_the_next_digest_covers_only_what_is_new(
     run_jobs, django_user_model, django_capture_on_commit_callbacks
 ):
     ann = make_user(django_user_model, "ann")
-    add_photo(ann)
-    run_digest(run_jobs, django_capture_on_commit_callbacks)
+    ben = make_user(django_user_model, "ben")
+    make_photo(ann, original_name="monday.jpg")
+    old_job = finish_job(ann, status="failed")
+    make_photo(ben, original_name="ben-monday.jpg")
+    run_digest(run_jobs, django_capture_on_commit_callbacks, day="2026-11-22")
+    [first] = [m for m in mail.outbox if m.to == ["ann@example.com"]]
+    assert "- monday.jpg" in first.body
+    assert f"- {old_job.kind}: failed" in first.body
     mail.outbox.clear()
-    JobRecord.objects.filter(kind="digest_email").delete()  # tomorrow's ids differ; same effect
 
-    run_digest(run_jobs, django_capture_on_commit_callbacks)
+    # The next day: a new photo and a new job for ann, nothing new for ben. Another day
+    # means other job ids and idempotency keys: only "since the last digest" keeps the
+    # old news out.
+    make_photo(ann, original_name="tuesday.jpg")
+    new_job = finish_job(ann, status="finished")
+    digest = run_digest(run_jobs, django_capture_on_commit_callbacks, day="2026-11-23")
 
-    assert mail.outbox == []
+    assert digest.result == {"day": "2026-11-23", "recipients": 1}
+    assert recipients() == ["ann@example.com"]  # ben had nothing new
+    [second] = mail.outbox
+    assert second.subject == "Your photo site digest for 2026-11-23"
+    assert "Photos added: 1\n- tuesday.jpg\n" in second.body
+    assert "monday.jpg" not in second.body
+    assert f"Background jobs:\n- {new_job.kind}: finished\n" in second.body
+    assert f"{old_job.kind}: failed" not in second.body
 
 
 # Opt-out and run-now
@@ -254,7 +288,7 @@ def test_staff_can_run_the_digest_now(client, staff, django_capture_on_commit_ca
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post("/accounts/digest/run/")
 
-    record = JobRecord.objects.get(kind="daily_digest")
+    record = JobRecord.objects.get(kind="send_digests")
     assert response.url == f"/jobs/{record.id}/"
     assert record.status == "queued"
 
@@ -266,7 +300,7 @@ def test_others_cannot_run_the_digest(client, alice):
 
     assert response.status_code == 302
     assert "/admin/login/" in response.url
-    assert not JobRecord.objects.filter(kind="daily_digest").exists()
+    assert not JobRecord.objects.filter(kind="send_digests").exists()
 
 
 def test_cron_strings_mean_utc_whatever_the_machines_time_zone(redis, monkeypatch):
@@ -278,7 +312,7 @@ def test_cron_strings_mean_utc_whatever_the_machines_time_zone(redis, monkeypatc
     clock.tzset()
     try:
         use_utc_clock()
-        [digest] = [e for e in register_periodic_jobs() if e["id"] == "periodic-daily-digest"]
+        [digest] = [e for e in register_periodic_jobs() if e["id"] == "periodic-send_digests"]
     finally:
         monkeypatch.undo()
         clock.tzset()

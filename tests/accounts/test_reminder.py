@@ -22,7 +22,7 @@ def signed_up(django_capture_on_commit_callbacks):
 
 
 def test_signup_leaves_a_delayed_reminder_in_rqs_scheduled_registry(signed_up, redis, settings):
-    reminder = JobRecord.objects.get(kind="first_photo_reminder")
+    reminder = JobRecord.objects.get(kind="send_first_photo_reminder")
     registry = ScheduledJobRegistry("high", connection=redis)
 
     assert reminder.status == "scheduled"
@@ -34,7 +34,7 @@ def test_signup_leaves_a_delayed_reminder_in_rqs_scheduled_registry(signed_up, r
 def test_the_reminder_does_not_run_before_its_time(signed_up, run_jobs):
     run_jobs(with_scheduler=True)
 
-    assert JobRecord.objects.get(kind="first_photo_reminder").status == "scheduled"
+    assert JobRecord.objects.get(kind="send_first_photo_reminder").status == "scheduled"
     assert [m.subject for m in mail.outbox] == ["Welcome to the photo site"]
 
 
@@ -43,7 +43,7 @@ def test_the_reminder_fires_after_its_delay(signed_up, run_jobs, fast_forward):
     fast_forward()  # a day passes
     run_jobs(with_scheduler=True)
 
-    assert JobRecord.objects.get(kind="first_photo_reminder").status == "finished"
+    assert JobRecord.objects.get(kind="send_first_photo_reminder").status == "finished"
     assert [m.subject for m in mail.outbox][-1] == "Your first photo is one click away"
 
 
@@ -59,7 +59,7 @@ def test_an_upload_makes_the_reminder_a_no_op(
     fast_forward()
     run_jobs(with_scheduler=True)
 
-    reminder = JobRecord.objects.get(kind="first_photo_reminder")
+    reminder = JobRecord.objects.get(kind="send_first_photo_reminder")
     assert reminder.result == {"sent": False, "reason": "already uploaded a photo"}
     assert "Your first photo is one click away" not in [m.subject for m in mail.outbox]
 
@@ -69,5 +69,5 @@ def test_the_delay_is_a_setting(settings, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         user_signup(username="gus", email="gus@example.com", password="a long passphrase")
 
-    reminder = JobRecord.objects.get(kind="first_photo_reminder")
+    reminder = JobRecord.objects.get(kind="send_first_photo_reminder")
     assert abs((reminder.run_at - timezone.now()).total_seconds() - 60) < 5

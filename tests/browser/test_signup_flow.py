@@ -27,7 +27,7 @@ def test_signup_lands_on_the_job_page_and_it_finishes_without_a_reload(
     expect(page.locator("progress")).to_have_attribute("value", "100")
     assert page.evaluate("window.__sameDocument") is True
 
-    record = JobRecord.objects.get(kind="welcome_email")
+    record = JobRecord.objects.get(kind="send_welcome_email")
     assert record.status == "finished"
     mail = list((tmp_path / "mail").glob("*.log"))
     assert len(mail) == 1

@@ -562,21 +562,14 @@ def submit_deliveries(count, *, seconds=SHORT, long_every=None, first=0):
     """
     from django.db import transaction
 
-    from jobs.services import job_enqueue
-    from tests.chaos.tasks import DELIVER
+    from tests.chaos.tasks import deliver
 
     def work(index):
         return LONG if long_every and index % long_every == 1 else seconds
 
     with transaction.atomic():
         return [
-            job_enqueue(
-                func=DELIVER,
-                kind="chaos_deliver",
-                args=[index, work(index)],
-                retries=RETRIES,
-                queue="default",
-            )
+            deliver.using(retries=RETRIES).enqueue(index, work(index))
             for index in range(first, first + count)
         ]
 

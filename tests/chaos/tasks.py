@@ -1,19 +1,18 @@
-"""Task functions for the fault suite, importable by dotted path like the app's own."""
+"""Jobs for the fault suite, declared like the app's own."""
 
 import time
 
+from jobs.base import job
 from jobs.idempotency import once
 from jobs.mail import send_email
-from jobs.tracking import report_progress, tracked
-
-DELIVER = "tests.chaos.tasks.deliver"
+from jobs.tracking import report_progress
 
 
 def recipient(index):
     return f"chaos-{index}@example.com"
 
 
-@tracked
+@job(queue="default")
 def deliver(index, seconds):
     """Work for `seconds`, then send one email under an idempotency key.
 

@@ -79,7 +79,7 @@ def test_an_s3_outage_of_twenty_seconds_delays_photos_but_loses_and_duplicates_n
         ),
     )
     # Every job but the "upload your first photo" reminders, due a day after signup.
-    every_job = JobRecord.objects.exclude(kind="first_photo_reminder")
+    every_job = JobRecord.objects.exclude(kind="send_first_photo_reminder")
     wait_until(
         lambda: every_job.exclude(status="finished").count() == 0,  # confirmations too
         timeout=30,
@@ -106,9 +106,9 @@ def test_an_s3_outage_of_twenty_seconds_delays_photos_but_loses_and_duplicates_n
     for client in people:
         for photo in Photo.objects.filter(owner__username=client.username):
             assert client.get_json(f"/photos/{photo.id}.json")["status"] == "ready"
-    reminders = JobRecord.objects.filter(kind="first_photo_reminder")
+    reminders = JobRecord.objects.filter(kind="send_first_photo_reminder")
     assert set(reminders.values_list("status", flat=True)) == {"scheduled"}
-    retried = every_job.filter(kind="upload_to_s3", attempts__gt=1).count()
+    retried = every_job.filter(kind="publish_photo", attempts__gt=1).count()
     assert retried > 0
     report(
         "f_s3_outage",

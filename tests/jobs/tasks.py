@@ -1,21 +1,34 @@
-"""Task functions for the engine's tests, importable by dotted path like real ones."""
+"""Jobs for the engine's tests, declared like the app's own; tests vary their options
+per call with enqueue(job, *args, **options), which calls .using(**options)."""
 
 from django.core.cache import cache
 
-from jobs.tracking import report_progress, tracked
+from jobs.base import job
+from jobs.tracking import report_progress
 
 
 class Flaky(Exception):
     pass
 
 
-@tracked
+@job
 def succeed(value):
     report_progress(50, "Halfway")
     return {"value": value}
 
 
-@tracked
+@job
+def report_then_read_row(percent, stage):
+    """Report progress, then return what the job's own row says while it still runs."""
+    from jobs.models import JobRecord
+    from jobs.tracking import current_record
+
+    report_progress(percent, stage)
+    row = JobRecord.objects.get(pk=current_record().id)
+    return {"status": row.status, "progress": row.progress, "stage": row.stage}
+
+
+@job
 def fail_times(key, times):
     """Fail the first `times` runs for `key`, then succeed."""
     runs = cache.get_or_set(key, 0)
@@ -25,12 +38,12 @@ def fail_times(key, times):
     return {"runs": runs + 1}
 
 
-@tracked
+@job
 def always_fail():
     raise Flaky("the downstream service is down")
 
 
-@tracked
+@job
 def record_order(label):
     """Append `label` to a Redis list, to see in which order a worker took jobs."""
     from django_rq import get_connection
@@ -38,7 +51,7 @@ def record_order(label):
     get_connection("default").rpush("test:order", label)
 
 
-@tracked
+@job
 def send_one_email(index):
     from jobs.mail import send_email
 
@@ -46,7 +59,7 @@ def send_one_email(index):
     return {"index": index}
 
 
-@tracked
+@job
 def sleep_then_succeed(seconds):
     import time
 
@@ -54,7 +67,7 @@ def sleep_then_succeed(seconds):
     return {"slept": seconds}
 
 
-@tracked
+@job
 def claim_then_sleep(key, seconds):
     """Count, in Redis, each time the side effect behind `key` really happens."""
     import time

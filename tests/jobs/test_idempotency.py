@@ -6,6 +6,7 @@ from django.utils import timezone
 from jobs.idempotency import once
 from jobs.models import IdempotencyKey, JobRecord
 from jobs.tracking import RunLater
+from tests.jobs import tasks
 
 pytestmark = pytest.mark.django_db
 
@@ -52,7 +53,7 @@ def test_a_later_attempt_of_the_same_job_takes_over_the_claim_of_a_killed_one(en
     from jobs import states
     from jobs.tracking import _running
 
-    record = enqueue("tests.jobs.tasks.succeed", 1, retries=1)
+    record = enqueue(tasks.succeed, 1, retries=1)
     # Attempt 1 claimed the key and was killed mid-send: the claim is still held.
     IdempotencyKey.objects.create(
         key="welcome:1", claimed_at=timezone.now(), holder=str(record.id), holder_attempt=1

@@ -9,22 +9,15 @@ from rq.registry import ScheduledJobRegistry
 
 from jobs.models import JobRecord
 from jobs.ratelimit import take_slot
-from jobs.services import job_enqueue
 from jobs.tasks import prune_job_records
+from tests.jobs import tasks
 
 pytestmark = pytest.mark.django_db
 
 
-def enqueue(capture, func, *args, **options):
-    with capture(execute=True):
-        return job_enqueue(func=f"tests.jobs.tasks.{func}", kind=func, args=args, **options)
-
-
-def test_workers_take_high_then_default_then_low(
-    run_jobs, redis, django_capture_on_commit_callbacks
-):
+def test_workers_take_high_then_default_then_low(run_jobs, redis, enqueue):
     for queue in ["low", "default", "high", "low", "high"]:
-        enqueue(django_capture_on_commit_callbacks, "record_order", queue, queue=queue)
+        enqueue(tasks.record_order, queue, queue=queue)
 
     run_jobs()
 
@@ -32,12 +25,10 @@ def test_workers_take_high_then_default_then_low(
     assert order == ["high", "high", "default", "low", "low"]
 
 
-def test_result_and_failure_ttls_are_applied_per_kind(
-    run_jobs, redis, settings, django_capture_on_commit_callbacks
-):
+def test_result_and_failure_ttls_are_applied_per_kind(run_jobs, redis, settings, enqueue):
     settings.JOB_RETRY_BASE_SECONDS = 0
-    ok = enqueue(django_capture_on_commit_callbacks, "succeed", 1, result_ttl=3600)
-    bad = enqueue(django_capture_on_commit_callbacks, "always_fail", failure_ttl=7200)
+    ok = enqueue(tasks.succeed, 1, keep_result=3600)
+    bad = enqueue(tasks.always_fail, keep_failure=7200)
 
     run_jobs()
 
@@ -60,7 +51,7 @@ def test_the_welcome_email_keeps_its_result_a_day_and_its_failure_a_week(
         )
     run_jobs()
 
-    welcome = JobRecord.objects.get(kind="welcome_email")
+    welcome = JobRecord.objects.get(kind="send_welcome_email")
     assert welcome.options["result_ttl"] == 24 * 3600
     assert welcome.options["failure_ttl"] == 7 * 24 * 3600
     assert 24 * 3600 - 10 <= redis.ttl(f"rq:job:{welcome.id}") <= 24 * 3600
@@ -74,11 +65,11 @@ def test_the_limiter_allows_limit_per_window(redis):
 
 
 def test_a_job_over_the_email_limit_waits_for_a_slot_and_never_fails(
-    run_jobs, redis, settings, fast_forward, django_capture_on_commit_callbacks
+    run_jobs, redis, settings, fast_forward, enqueue
 ):
     settings.EMAIL_RATE_LIMIT = 2
     settings.EMAIL_RATE_WINDOW_SECONDS = 60
-    records = [enqueue(django_capture_on_commit_callbacks, "send_one_email", i) for i in range(3)]
+    records = [enqueue(tasks.send_one_email, i) for i in range(3)]
 
     run_jobs()
 

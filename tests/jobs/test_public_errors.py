@@ -7,6 +7,7 @@ from django.urls import reverse
 from jobs.models import JobRecord
 from jobs.selectors import job_public_error
 from tests.factories import make_photo
+from tests.jobs import tasks
 
 pytestmark = pytest.mark.django_db
 
@@ -19,7 +20,7 @@ SECRETS = ("minio.internal", "photos-bucket", "mx1.internal.example", "Error:")
 
 
 def job(owner, **fields):
-    defaults = {"kind": "welcome_email", "func": "accounts.tasks.send_welcome_email"}
+    defaults = {"kind": "send_welcome_email", "func": "accounts.tasks.send_welcome_email"}
     return JobRecord.objects.create(owner=owner, **{**defaults, **fields})
 
 
@@ -95,7 +96,7 @@ def test_a_failed_photo_shows_the_sentence_on_its_page_and_json(client, alice, f
 def test_staff_see_the_exception_and_its_traceback_on_the_ops_pages(
     client, alice, staff, enqueue, run_jobs
 ):
-    record = enqueue("tests.jobs.tasks.always_fail", kind="export", owner=alice)
+    record = enqueue(tasks.always_fail, owner=alice)
     run_jobs()
     client.force_login(staff)
 

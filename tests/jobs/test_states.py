@@ -10,6 +10,7 @@ from jobs import states
 from jobs.models import JobRecord
 from jobs.selectors import job_as_json
 from jobs.services import job_enqueue_many, job_push_many, job_repush, job_requeue
+from tests.jobs import tasks
 
 pytestmark = pytest.mark.django_db
 
@@ -20,7 +21,7 @@ def _admins(settings):
 
 
 def test_a_second_delivery_cannot_start_a_running_job(enqueue):
-    record = enqueue("tests.jobs.tasks.succeed", 1)
+    record = enqueue(tasks.succeed, 1)
 
     assert states.started(record.id, worker="worker-1") is not None
     assert states.started(record.id, worker="worker-2") is None
@@ -30,8 +31,8 @@ def test_a_second_delivery_cannot_start_a_running_job(enqueue):
 
 
 def test_a_duplicate_failing_after_the_job_finished_leaves_the_next_step_alone(enqueue):
-    parent = enqueue("tests.jobs.tasks.succeed", 1)
-    child = enqueue("tests.jobs.tasks.succeed", 2, depends_on=parent)
+    parent = enqueue(tasks.succeed, 1)
+    child = enqueue(tasks.succeed, 2, after=parent)
     attempt = states.started(parent.id, worker="worker-1")
     states.finished(attempt, result={}, duration=0.1)
 
@@ -44,7 +45,7 @@ def test_a_duplicate_failing_after_the_job_finished_leaves_the_next_step_alone(e
 
 
 def test_a_worker_given_up_for_dead_cannot_finish_the_new_attempt(enqueue):
-    record = enqueue("tests.jobs.tasks.succeed", 1, retries=2)
+    record = enqueue(tasks.succeed, 1, retries=2)
     first = states.started(record.id, worker="worker-1")
     assert states.recovered(first)
     second = states.started(record.id, worker="worker-2")
@@ -61,7 +62,7 @@ def test_a_worker_given_up_for_dead_cannot_finish_the_new_attempt(enqueue):
 
 
 def test_recovering_the_last_attempt_fails_the_job_with_a_plain_reason_and_one_alert(enqueue):
-    record = enqueue("tests.jobs.tasks.succeed", 1)
+    record = enqueue(tasks.succeed, 1)
     attempt = states.started(record.id, worker="worker-1")
 
     assert states.recovered(attempt) is True
@@ -74,12 +75,12 @@ def test_recovering_the_last_attempt_fails_the_job_with_a_plain_reason_and_one_a
 
 def test_a_requeued_job_gets_a_fresh_set_of_attempts(enqueue, run_jobs, settings):
     settings.JOB_RETRY_BASE_SECONDS = 0
-    record = enqueue("tests.jobs.tasks.always_fail", retries=1)
+    record = enqueue(tasks.always_fail, retries=1)
     run_jobs()
     record.refresh_from_db()
     assert (record.status, record.attempts, record.max_attempts) == ("failed", 2, 2)
 
-    job_requeue(record)
+    job_requeue(record=record)
 
     record.refresh_from_db()
     assert (record.attempts, record.max_attempts) == (2, 4)
@@ -92,12 +93,12 @@ def test_a_requeued_job_gets_a_fresh_set_of_attempts(enqueue, run_jobs, settings
 
 
 def test_a_requeued_job_that_finishes_shows_no_old_error(enqueue, run_jobs, tmp_path):
-    record = enqueue("tests.jobs.tasks.fail_times", str(tmp_path), 1)
+    record = enqueue(tasks.fail_times, str(tmp_path), 1)
     run_jobs()
     record.refresh_from_db()
     assert record.error
 
-    job_requeue(record)
+    job_requeue(record=record)
     run_jobs()
 
     record.refresh_from_db()
@@ -106,12 +107,12 @@ def test_a_requeued_job_that_finishes_shows_no_old_error(enqueue, run_jobs, tmp_
 
 def test_a_row_pushed_again_gets_only_the_retries_it_has_left(enqueue, settings):
     settings.JOB_RETRY_BASE_SECONDS = 2
-    record = enqueue("tests.jobs.tasks.succeed", 1, retries=5)
+    record = enqueue(tasks.succeed, 1, retries=5)
     for worker in ("worker-1", "worker-2"):  # two attempts whose workers died
         states.recovered(states.started(record.id, worker=worker))
     record.refresh_from_db()
 
-    job_repush(record)
+    job_repush(record=record)
 
     rq_job = django_rq.get_queue("default").fetch_job(str(record.id))
     assert rq_job.retries_left == 3
@@ -121,13 +122,13 @@ def test_a_row_pushed_again_gets_only_the_retries_it_has_left(enqueue, settings)
 def test_pushing_the_same_rows_twice_queues_each_job_once(redis, alice):
     ids = job_enqueue_many(
         func="tests.jobs.tasks.succeed",
-        kind="digest_email",
+        kind="send_digest_email",
         jobs=[(uuid.uuid5(uuid.NAMESPACE_URL, f"push-twice:{i}"), [i], alice.pk) for i in range(3)],
     )
-    job_push_many(ids)
+    job_push_many(ids=ids)
     JobRecord.objects.filter(pk__in=ids).update(status="pending")  # as if the reply was lost
 
-    job_push_many(ids)
+    job_push_many(ids=ids)
 
     queued = django_rq.get_queue("default").get_job_ids()
     assert sorted(queued) == sorted(str(pk) for pk in ids)

@@ -9,7 +9,10 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def alices_job(alice):
     return JobRecord.objects.create(
-        kind="welcome_email", owner=alice, func="accounts.tasks.send_welcome_email", args=[alice.pk]
+        kind="send_welcome_email",
+        owner=alice,
+        func="accounts.tasks.send_welcome_email",
+        args=[alice.pk],
     )
 
 
@@ -45,7 +48,7 @@ def test_the_page_polls_the_json(client, alice, alices_job):
 
 
 def test_my_jobs_lists_only_mine_newest_first(client, alice, bob, alices_job):
-    newer = JobRecord.objects.create(kind="digest_email", owner=alice, func="x.y")
+    newer = JobRecord.objects.create(kind="send_digest_email", owner=alice, func="x.y")
     JobRecord.objects.create(kind="bobs_job", owner=bob, func="x.y")
     client.force_login(alice)
 

@@ -12,6 +12,7 @@ from jobs import states
 from jobs.models import JobRecord
 from jobs.sweeper import LOCK_KEY, last_report, sweep
 from jobs.worker import heartbeat_key
+from tests.jobs import tasks
 
 pytestmark = pytest.mark.django_db
 
@@ -34,7 +35,7 @@ def test_it_pushes_a_row_left_pending_while_redis_was_down(enqueue, run_jobs, se
         name: {**config, "URL": "redis://127.0.0.1:1/0?socket_connect_timeout=0.2"}
         for name, config in live.items()
     }
-    record = enqueue("tests.jobs.tasks.succeed", 1)
+    record = enqueue(tasks.succeed, 1)
     settings.RQ_QUEUES = live
     assert record.status == "pending"
     age(record)
@@ -57,7 +58,7 @@ def test_it_leaves_a_fresh_pending_row_to_its_own_push(alice):
 
 
 def test_it_pushes_again_a_queued_job_that_redis_lost(enqueue, run_jobs, redis):
-    record = enqueue("tests.jobs.tasks.succeed", 1)
+    record = enqueue(tasks.succeed, 1)
     redis.flushdb()
     age(record)
 
@@ -69,7 +70,7 @@ def test_it_pushes_again_a_queued_job_that_redis_lost(enqueue, run_jobs, redis):
 
 
 def test_it_pushes_a_lost_delayed_job_back_to_its_schedule(enqueue, redis):
-    record = enqueue("tests.jobs.tasks.succeed", 1, delay=timedelta(hours=1))
+    record = enqueue(tasks.succeed, 1, delay=timedelta(hours=1))
     redis.flushdb()
     age(record)
 
@@ -80,7 +81,7 @@ def test_it_pushes_a_lost_delayed_job_back_to_its_schedule(enqueue, redis):
 
 
 def test_a_job_whose_worker_died_is_retried(enqueue, run_jobs):
-    record = enqueue("tests.jobs.tasks.succeed", 1, retries=1)
+    record = enqueue(tasks.succeed, 1, retries=1)
     states.started(record.id, worker="killed-worker")  # no heartbeat: it is dead
     age(record)
 
@@ -96,7 +97,7 @@ def test_a_job_whose_worker_died_is_retried(enqueue, run_jobs):
 
 def test_a_job_whose_worker_died_on_its_last_attempt_fails_with_one_alert(enqueue, settings):
     settings.ADMINS = [("Ops", "ops@example.com")]
-    record = enqueue("tests.jobs.tasks.succeed", 1)
+    record = enqueue(tasks.succeed, 1)
     states.started(record.id, worker="killed-worker")
     age(record)
 
@@ -109,7 +110,7 @@ def test_a_job_whose_worker_died_on_its_last_attempt_fails_with_one_alert(enqueu
 
 
 def test_it_leaves_alone_a_job_its_live_worker_runs(enqueue, redis):
-    record = enqueue("tests.jobs.tasks.succeed", 1)
+    record = enqueue(tasks.succeed, 1)
     states.started(record.id, worker="busy-worker")
     redis.set(heartbeat_key("busy-worker"), str(record.id), ex=30)
     age(record)
@@ -122,7 +123,7 @@ def test_it_leaves_alone_a_job_its_live_worker_runs(enqueue, redis):
 
 def test_a_job_its_live_worker_no_longer_runs_was_dropped(enqueue, redis):
     # The worker is alive but idle: its work horse was killed (out of memory) mid-job.
-    record = enqueue("tests.jobs.tasks.succeed", 1, retries=1)
+    record = enqueue(tasks.succeed, 1, retries=1)
     states.started(record.id, worker="oom-worker")
     redis.set(heartbeat_key("oom-worker"), "-", ex=30)
     age(record)
@@ -131,15 +132,15 @@ def test_a_job_its_live_worker_no_longer_runs_was_dropped(enqueue, redis):
 
 
 def test_a_live_worker_gets_time_to_report_the_job_it_just_took(enqueue, redis):
-    record = enqueue("tests.jobs.tasks.succeed", 1, retries=1)
+    record = enqueue(tasks.succeed, 1, retries=1)
     states.started(record.id, worker="fresh-worker")
     redis.set(heartbeat_key("fresh-worker"), "-", ex=30)  # its heartbeat is a beat behind
 
     assert sweep()["recovered_abandoned"] == 0
 
 
-def test_it_fails_a_waiting_job_whose_function_cannot_be_imported(enqueue):
-    record = enqueue("nonexistent.module.func", kind="ghost")
+def test_it_fails_a_waiting_job_whose_function_cannot_be_imported(ghost_record):
+    record = ghost_record
 
     assert sweep()["failed_unimportable"] == 1
 
@@ -149,8 +150,8 @@ def test_it_fails_a_waiting_job_whose_function_cannot_be_imported(enqueue):
 
 
 def test_it_releases_a_step_whose_parent_finished_while_redis_missed_it(enqueue, run_jobs):
-    parent = enqueue("tests.jobs.tasks.succeed", 1)
-    child = enqueue("tests.jobs.tasks.succeed", 2, depends_on=parent)
+    parent = enqueue(tasks.succeed, 1)
+    child = enqueue(tasks.succeed, 2, after=parent)
     # The parent's row finished, but RQ never heard (its copy was pushed again, say).
     states.finished(states.started(parent.id, worker="w"), result={}, duration=0)
     JobRecord.objects.filter(pk=parent.pk).update(finished_at=timezone.now() - timedelta(minutes=1))
@@ -183,7 +184,7 @@ def test_only_one_pass_runs_at_a_time(redis):
 
 
 def test_a_pass_is_idempotent(enqueue, redis):
-    record = enqueue("tests.jobs.tasks.succeed", 1)
+    record = enqueue(tasks.succeed, 1)
     redis.flushdb()
     age(record)
 
@@ -195,7 +196,7 @@ def test_a_pass_is_idempotent(enqueue, redis):
 
 def test_each_step_reads_a_bounded_batch(enqueue, redis, settings):
     settings.JOBS_SWEEP_BATCH = 2
-    records = [enqueue("tests.jobs.tasks.succeed", i) for i in range(5)]
+    records = [enqueue(tasks.succeed, i) for i in range(5)]
     redis.flushdb()
     for record in records:
         age(record)
@@ -209,7 +210,7 @@ def test_each_step_reads_a_bounded_batch(enqueue, redis, settings):
 def test_a_retry_whose_copy_is_still_running_on_a_dead_worker_is_pushed_again(enqueue, redis):
     # The attempt failed and the row waits for its retry, but Redis still says "started"
     # on a worker that died before it could tell Redis (or a failover lost what it said).
-    record = enqueue("tests.jobs.tasks.succeed", 1, retries=2)
+    record = enqueue(tasks.succeed, 1, retries=2)
     states.retrying(states.started(record.id, worker="dead"), error="Flaky: x", delay=2)
     redis.hset(Job.key_for(str(record.id)), mapping={"status": "started", "worker_name": "dead"})
     age(record)
@@ -222,7 +223,7 @@ def test_a_retry_whose_copy_is_still_running_on_a_dead_worker_is_pushed_again(en
 def test_a_job_taken_from_its_queue_by_a_worker_that_never_wrote_again_is_pushed_again(
     enqueue, redis
 ):
-    record = enqueue("tests.jobs.tasks.succeed", 1)
+    record = enqueue(tasks.succeed, 1)
     queue = django_rq.get_queue("default")
     queue.connection.lrem(queue.key, 0, str(record.id))  # BLPOP'd by a worker cut off since
     age(record)
@@ -233,14 +234,14 @@ def test_a_job_taken_from_its_queue_by_a_worker_that_never_wrote_again_is_pushed
 
 
 def test_a_job_waiting_in_its_queue_is_left_where_it_is(enqueue, redis):
-    record = enqueue("tests.jobs.tasks.succeed", 1)
+    record = enqueue(tasks.succeed, 1)
     age(record)
 
     assert sweep()["repushed_lost"] == 0
 
 
 def test_due_delayed_jobs_move_to_their_queue_while_no_scheduler_runs(enqueue, fast_forward):
-    record = enqueue("tests.jobs.tasks.succeed", 1, delay=timedelta(minutes=5))
+    record = enqueue(tasks.succeed, 1, delay=timedelta(minutes=5))
     fast_forward()
 
     assert sweep()["enqueued_due"] == 1
@@ -251,7 +252,7 @@ def test_due_delayed_jobs_move_to_their_queue_while_no_scheduler_runs(enqueue, f
 def test_a_live_scheduler_is_left_to_move_due_jobs_itself(enqueue, fast_forward, redis):
     from rq.scheduler import RQScheduler
 
-    enqueue("tests.jobs.tasks.succeed", 1, delay=timedelta(minutes=5))
+    enqueue(tasks.succeed, 1, delay=timedelta(minutes=5))
     fast_forward()
     for name in ("high", "default", "low"):
         redis.set(RQScheduler.get_locking_key(name), "a worker's scheduler", ex=60)
@@ -269,10 +270,10 @@ def test_a_lock_this_sweeper_still_holds_after_a_redis_crash_does_not_hold_it_up
 
 
 def test_a_job_whose_worker_died_goes_back_to_the_head_of_its_queue(enqueue):
-    record = enqueue("tests.jobs.tasks.succeed", 1, retries=1)
+    record = enqueue(tasks.succeed, 1, retries=1)
     states.started(record.id, worker="killed-worker")
     age(record)
-    waiting = [enqueue("tests.jobs.tasks.succeed", i) for i in range(3)]
+    waiting = [enqueue(tasks.succeed, i) for i in range(3)]
 
     sweep()
 

@@ -7,13 +7,13 @@ import django_rq
 import pytest
 from rq.job import Job
 
+from tests.jobs import tasks
+
 
 @pytest.fixture
 def failed_record(alice, enqueue, run_jobs):
     """Alice's job that failed its only attempt and succeeds when run again."""
-    record = enqueue(
-        "tests.jobs.tasks.fail_times", f"ops-{uuid.uuid4()}", 1, kind="export", owner=alice
-    )
+    record = enqueue(tasks.fail_times, f"ops-{uuid.uuid4()}", 1, owner=alice)
     run_jobs()
     record.refresh_from_db()
     assert record.status == "failed"
@@ -44,6 +44,13 @@ def vanished_job_id(redis):
     redis.zadd(registry.key, {job_id: 9_999_999_999})
     assert not redis.exists(Job.key_for(job_id))
     return job_id
+
+
+@pytest.fixture
+def staff_client(client, staff):
+    """The test client, logged in as staff."""
+    client.force_login(staff)
+    return client
 
 
 def failed_ids(queue="default"):

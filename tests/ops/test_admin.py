@@ -5,6 +5,7 @@ import pytest
 from django.urls import reverse
 
 from jobs.models import JobRecord
+from tests.jobs import tasks
 
 pytestmark = pytest.mark.django_db
 
@@ -60,7 +61,7 @@ def test_the_requeue_action_runs_failed_jobs_again(admin, failed_record, run_job
 
 
 def test_the_cancel_action_cancels_waiting_jobs(admin, enqueue, run_jobs):
-    waiting = enqueue("tests.jobs.tasks.succeed", 1)
+    waiting = enqueue(tasks.succeed, 1)
 
     admin.post(CHANGELIST, {"action": "cancel", "_selected_action": [waiting.pk]})
     run_jobs()

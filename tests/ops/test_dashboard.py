@@ -10,14 +10,9 @@ from django.utils import timezone
 
 from jobs.sweeper import sweep
 from jobs.worker import Worker, heartbeat_key
+from tests.jobs import tasks
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def staff_client(client, staff):
-    client.force_login(staff)
-    return client
 
 
 def queue_row(response, name):
@@ -31,12 +26,12 @@ def age_job(record, minutes):
 
 
 def test_it_counts_each_queue_by_registry(staff_client, enqueue, run_jobs):
-    enqueue("tests.jobs.tasks.succeed", 1, queue="low")
+    enqueue(tasks.succeed, 1, queue="low")
     run_jobs()
-    enqueue("tests.jobs.tasks.always_fail", queue="low")
+    enqueue(tasks.always_fail, queue="low")
     run_jobs()
-    enqueue("tests.jobs.tasks.succeed", 2, queue="low")
-    enqueue("tests.jobs.tasks.succeed", 3, queue="low", delay=timedelta(hours=1))
+    enqueue(tasks.succeed, 2, queue="low")
+    enqueue(tasks.succeed, 3, queue="low", delay=timedelta(hours=1))
 
     response = staff_client.get(reverse("ops:dashboard"))
 
@@ -52,8 +47,8 @@ def test_it_counts_each_queue_by_registry(staff_client, enqueue, run_jobs):
 
 
 def test_it_shows_the_oldest_waiting_job_per_queue(staff_client, enqueue):
-    age_job(enqueue("tests.jobs.tasks.succeed", 1), minutes=3)
-    enqueue("tests.jobs.tasks.succeed", 2)
+    age_job(enqueue(tasks.succeed, 1), minutes=3)
+    enqueue(tasks.succeed, 2)
 
     response = staff_client.get(reverse("ops:dashboard"))
 
@@ -137,7 +132,7 @@ def test_the_page_polls_its_panel_and_the_panel_stands_alone(staff_client):
 
 def test_a_long_wait_is_flagged_on_the_page_and_in_healthz(staff_client, client, enqueue, settings):
     settings.QUEUE_ALERT_AGE_SECONDS = 600
-    age_job(enqueue("tests.jobs.tasks.succeed", 1), minutes=11)
+    age_job(enqueue(tasks.succeed, 1), minutes=11)
 
     page = staff_client.get(reverse("ops:dashboard"))
     health = client.get("/healthz")
@@ -155,7 +150,7 @@ def test_a_long_wait_is_flagged_on_the_page_and_in_healthz(staff_client, client,
 def test_too_many_waiting_jobs_are_flagged_in_healthz(client, enqueue, settings):
     settings.QUEUE_ALERT_WAITING = 2
     for value in range(3):
-        enqueue("tests.jobs.tasks.succeed", value, queue="low")
+        enqueue(tasks.succeed, value, queue="low")
 
     queues = client.get("/healthz").json()["queues"]
 

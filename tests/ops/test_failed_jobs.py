@@ -7,15 +7,10 @@ from django.urls import reverse
 from rq.job import Job
 
 from jobs.models import JobRecord
+from tests.jobs import tasks
 from tests.ops.conftest import failed_ids
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def staff_client(client, staff):
-    client.force_login(staff)
-    return client
 
 
 def detail_url(job_id, queue="default"):
@@ -30,7 +25,7 @@ def test_it_lists_failed_jobs_with_their_records(staff_client, failed_record):
     response = staff_client.get(reverse("ops:failed"))
 
     row = next(job for job in response.context["failed"] if job.id == str(failed_record.id))
-    assert (row.kind, row.record.owner.username, row.queue) == ("export", "alice", "default")
+    assert (row.kind, row.record.owner.username, row.queue) == ("fail_times", "alice", "default")
     assert row.error == "Flaky: run 1 failed"
     assert row.failed_at is not None
     page = response.content.decode()
@@ -51,8 +46,8 @@ def test_it_lists_a_job_without_a_record_whose_function_does_not_exist(
 
 
 def test_it_lists_failed_jobs_from_every_queue(staff_client, enqueue, run_jobs):
-    high = enqueue("tests.jobs.tasks.always_fail", queue="high")
-    low = enqueue("tests.jobs.tasks.always_fail", queue="low")
+    high = enqueue(tasks.always_fail, queue="high")
+    low = enqueue(tasks.always_fail, queue="low")
     run_jobs()
 
     response = staff_client.get(reverse("ops:failed"))
@@ -126,10 +121,10 @@ def test_a_requeued_job_whose_function_does_not_exist_fails_again_without_a_500(
 
 
 def test_a_recorded_job_whose_function_does_not_exist_is_closed_then_requeued(
-    staff_client, enqueue, run_jobs
+    staff_client, ghost_record, run_jobs
 ):
     # RQ cannot import the function, so @tracked never runs and the row stays queued.
-    record = enqueue("nonexistent.module.func", kind="ghost")
+    record = ghost_record
     run_jobs()
     record.refresh_from_db()
     assert record.status == "queued"
@@ -143,8 +138,10 @@ def test_a_recorded_job_whose_function_does_not_exist_is_closed_then_requeued(
     assert str(record.id) in django_rq.get_queue("default").get_job_ids()
 
 
-def test_deleting_a_stuck_recorded_job_tells_its_owner_it_failed(staff_client, enqueue, run_jobs):
-    record = enqueue("nonexistent.module.func", kind="ghost")
+def test_deleting_a_stuck_recorded_job_tells_its_owner_it_failed(
+    staff_client, ghost_record, run_jobs
+):
+    record = ghost_record
     run_jobs()
 
     staff_client.post(action_url("delete", record.id))
@@ -232,7 +229,7 @@ def test_a_stale_copy_of_a_finished_job_is_not_requeued(staff_client, failed_rec
 def test_requeue_selected_requeues_only_those(
     staff_client, failed_record, unimportable_job, enqueue, run_jobs
 ):
-    other = enqueue("tests.jobs.tasks.always_fail", queue="low")
+    other = enqueue(tasks.always_fail, queue="low")
     run_jobs()
     selected = [f"default:{failed_record.id}", f"default:{unimportable_job.id}"]
 
@@ -266,7 +263,7 @@ def test_selecting_nothing_or_nonsense_changes_nothing(staff_client, failed_reco
 def test_requeue_all_requeues_every_queue_and_reports_what_it_could_not(
     staff_client, failed_record, unimportable_job, vanished_job_id, enqueue, run_jobs
 ):
-    high = enqueue("tests.jobs.tasks.always_fail", queue="high")
+    high = enqueue(tasks.always_fail, queue="high")
     run_jobs()
 
     confirm = staff_client.get(reverse("ops:failed-requeue-all"))
@@ -285,7 +282,7 @@ def test_requeue_all_requeues_every_queue_and_reports_what_it_could_not(
 def test_delete_all_empties_every_failed_set(
     staff_client, failed_record, unreadable_job, vanished_job_id, enqueue, run_jobs
 ):
-    enqueue("tests.jobs.tasks.always_fail", queue="low")
+    enqueue(tasks.always_fail, queue="low")
     run_jobs()
 
     response = staff_client.post(reverse("ops:failed-delete-all"), follow=True)

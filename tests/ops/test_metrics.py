@@ -9,6 +9,7 @@ from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
 from jobs.models import JobRecord
+from tests.jobs import tasks
 
 pytestmark = pytest.mark.django_db
 
@@ -34,11 +35,11 @@ def sample(samples, name, **labels):
 
 
 def test_it_reports_queue_depth_per_queue_and_status(scrape, enqueue, run_jobs):
-    enqueue("tests.jobs.tasks.always_fail", queue="high")
+    enqueue(tasks.always_fail, queue="high")
     run_jobs()
-    enqueue("tests.jobs.tasks.succeed", 1)
-    enqueue("tests.jobs.tasks.succeed", 2)
-    enqueue("tests.jobs.tasks.succeed", 3, delay=timedelta(hours=1))
+    enqueue(tasks.succeed, 1)
+    enqueue(tasks.succeed, 2)
+    enqueue(tasks.succeed, 3, delay=timedelta(hours=1))
 
     samples = scrape()
 
@@ -51,7 +52,7 @@ def test_it_reports_queue_depth_per_queue_and_status(scrape, enqueue, run_jobs):
 
 
 def test_it_reports_how_long_the_oldest_job_has_waited(scrape, enqueue):
-    record = enqueue("tests.jobs.tasks.succeed", 1)
+    record = enqueue(tasks.succeed, 1)
     job = django_rq.get_queue("default").fetch_job(str(record.id))
     job.enqueued_at = timezone.now() - timedelta(minutes=5)
     job.save()
@@ -63,18 +64,18 @@ def test_it_reports_how_long_the_oldest_job_has_waited(scrape, enqueue):
 
 
 def test_it_counts_finished_and_failed_jobs_per_kind(scrape, enqueue, run_jobs):
-    enqueue("tests.jobs.tasks.succeed", 1, kind="resize")
-    enqueue("tests.jobs.tasks.succeed", 2, kind="resize")
-    enqueue("tests.jobs.tasks.always_fail", kind="resize")
-    enqueue("tests.jobs.tasks.always_fail", kind="email")
+    enqueue(tasks.fail_times, "metrics-1", 0)
+    enqueue(tasks.fail_times, "metrics-2", 0)
+    enqueue(tasks.fail_times, "metrics-3", 1)  # fails its only attempt
+    enqueue(tasks.always_fail)
     run_jobs()
 
     samples = scrape()
 
-    assert sample(samples, "jobs_finished_total", kind="resize") == 2
-    assert sample(samples, "jobs_failed_total", kind="resize") == 1
-    assert sample(samples, "jobs_finished_total", kind="email") == 0
-    assert sample(samples, "jobs_failed_total", kind="email") == 1
+    assert sample(samples, "jobs_finished_total", kind="fail_times") == 2
+    assert sample(samples, "jobs_failed_total", kind="fail_times") == 1
+    assert sample(samples, "jobs_finished_total", kind="always_fail") == 0
+    assert sample(samples, "jobs_failed_total", kind="always_fail") == 1
 
 
 def test_it_summarises_the_duration_of_finished_jobs_per_kind(scrape):

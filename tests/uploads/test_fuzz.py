@@ -30,7 +30,7 @@ from PIL import ExifTags, Image
 from jobs.tracking import Permanent
 from uploads import imaging
 from uploads.forms import UploadForm
-from uploads.tasks import photo_variants
+from uploads.services import photo_variants
 
 EXAMPLE_SECONDS = 10  # an alarm per example; the resize job's own timeout is far longer
 MAX_PIXELS = 4_000_000  # a rewritten header may claim up to this much: bounded memory

@@ -66,7 +66,7 @@ def test_a_photo_deleted_while_it_is_resized_fails_nothing_and_alerts_nobody(
     make_variants = imaging.make_variants
 
     def resize_while_the_owner_deletes(data, **options):
-        photo_delete(Photo.objects.get(pk=photo.pk))
+        photo_delete(photo=Photo.objects.get(pk=photo.pk))
         return make_variants(data, **options)
 
     monkeypatch.setattr(imaging, "make_variants", resize_while_the_owner_deletes)
@@ -108,18 +108,18 @@ def test_a_batch_with_a_photo_that_failed_for_good_still_gets_its_confirmation(
 def test_an_upload_that_rolls_back_leaves_no_staged_original(
     client, alice, monkeypatch, django_capture_on_commit_callbacks
 ):
-    from uploads import tasks
+    from uploads import storage
 
-    enqueue_publish = tasks.enqueue_publish
+    save_original = storage.save_original
     calls = []
 
-    def fail_on_the_second_photo(photo, **options):
+    def fail_on_the_second_photo(photo, content):
         calls.append(photo)
         if len(calls) == 2:
             raise RuntimeError("the database went away")
-        return enqueue_publish(photo, **options)
+        return save_original(photo, content)
 
-    monkeypatch.setattr(tasks, "enqueue_publish", fail_on_the_second_photo)
+    monkeypatch.setattr(storage, "save_original", fail_on_the_second_photo)
     client.force_login(alice)
 
     with pytest.raises(RuntimeError):

@@ -81,7 +81,7 @@ def test_the_chain_publishes_to_s3_and_sends_one_confirmation(
     assert len(keys) == 6
     assert len(mail.outbox) == 1
     assert "2 photos ready" in mail.outbox[0].subject
-    assert JobRecord.objects.filter(kind="upload_confirmation").count() == 1
+    assert JobRecord.objects.filter(kind="send_upload_confirmation").count() == 1
 
 
 def test_the_photo_json_reports_variants_once_ready(
@@ -96,7 +96,7 @@ def test_the_photo_json_reports_variants_once_ready(
     after = client.get(f"/photos/{photo.id}.json").json()
 
     assert (before["status"], before["stage"], before["variants"]) == ("processing", "Received", {})
-    assert [job["kind"] for job in before["jobs"]] == ["resize_image", "upload_to_s3"]
+    assert [job["kind"] for job in before["jobs"]] == ["resize_photo", "publish_photo"]
     assert after["status"] == "ready"
     assert after["stage"] == "Done"
     assert set(after["variants"]) == {"large", "medium", "thumb"}
@@ -135,7 +135,7 @@ def test_a_retried_upload_overwrites_instead_of_duplicating(
     JobRecord.objects.filter(pk=publish.pk).update(status="pending")
     # As if Redis had lost the finished job and the sweeper pushed its row again.
     redis.delete(f"rq:job:{publish.id}")
-    job_push(JobRecord.objects.get(pk=publish.pk))
+    job_push(record=JobRecord.objects.get(pk=publish.pk))
     run_jobs()
 
     assert len(s3.list_objects_v2(Bucket=BUCKET)["Contents"]) == 3
@@ -153,7 +153,10 @@ def test_an_s3_outage_is_retried_and_recovers(
         photo = Photo.objects.get()
         assert photo.resize_job.status == "finished"
         assert photo.publish_job.status == "scheduled"
-        assert "Could not connect" in photo.publish_job.error or "Error" in photo.publish_job.error
+        assert photo.publish_job.error == (
+            "EndpointConnectionError: Could not connect to the endpoint URL: "
+            f'"{s3_endpoint.url}/{BUCKET}/photos/{alice.id}/{photo.id}/large.jpg"'
+        )
         assert client.get(f"/photos/{photo.id}.json").json()["status"] == "processing"
     finally:
         s3_endpoint.start()

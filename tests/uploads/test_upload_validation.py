@@ -1,7 +1,9 @@
 """Every bad upload gets a clear message naming the file, and nothing is stored or queued."""
 
 import io
+import struct
 import zipfile
+import zlib
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -36,11 +38,26 @@ def bmp():
     return buffer.getvalue()
 
 
-def bomb():
-    # A tiny file that claims 30000x30000 pixels: decoding it would take 900 MB.
-    buffer = io.BytesIO()
-    Image.new("1", (30000, 30000)).save(buffer, "PNG")
-    return buffer.getvalue()
+@pytest.fixture(scope="session")
+def bomb_png():
+    """A tiny, valid PNG of 30000x30000 black pixels: decoding it would take 900 MB.
+
+    Its 112 MB of raw rows are compressed a slice at a time, so building it never holds
+    the image in memory, and it is built once, only when a test asks for it.
+    """
+    width = height = 30_000
+    row = b"\0" * (1 + (width + 7) // 8)  # filter type 0, then one bit per pixel
+    compressor = zlib.compressobj(9)
+    rows = b"".join(compressor.compress(row * 1000) for _ in range(height // 1000))
+    rows += compressor.flush()
+
+    def chunk(kind, data):
+        checksum = struct.pack(">I", zlib.crc32(kind + data))
+        return struct.pack(">I", len(data)) + kind + data + checksum
+
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)  # 1-bit greyscale
+    signature = b"\x89PNG\r\n\x1a\n"
+    return signature + chunk(b"IHDR", header) + chunk(b"IDAT", rows) + chunk(b"IEND", b"")
 
 
 def a_zip():
@@ -59,10 +76,12 @@ def a_zip():
         ("archive.png", a_zip(), "not an image"),
         ("cut.jpg", jpeg(400, 300)[:600], "truncated"),
         ("old.bmp", bmp(), "allowed"),
-        ("bomb.png", bomb(), "pixels"),
+        ("bomb.png", "bomb_png", "pixels"),  # a fixture: too costly to build at import
     ],
 )
-def test_a_bad_file_is_refused_with_its_name_in_the_message(logged_in, name, data, words):
+def test_a_bad_file_is_refused_with_its_name_in_the_message(logged_in, request, name, data, words):
+    if isinstance(data, str):
+        data = request.getfixturevalue(data)
     response = upload(logged_in, (name, data))
 
     assert response.status_code == 400
@@ -184,17 +203,98 @@ def test_a_json_client_gets_errors_as_json(logged_in):
     assert response.json()["errors"]["images"][0].startswith("bad.jpg ")
 
 
-def test_a_client_filename_never_becomes_a_storage_key(
-    logged_in, django_capture_on_commit_callbacks
+def post_raw_filename(client, filename, data):
+    """POST one file under `filename` byte for byte: the test client would send only its
+    basename, so the multipart body is written here."""
+    boundary = "raw-upload-boundary"
+    body = (
+        (
+            f"--{boundary}\r\n"
+            f'Content-Disposition: form-data; name="images"; filename="{filename}"\r\n'
+            "Content-Type: image/jpeg\r\n\r\n"
+        ).encode()
+        + data
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    return client.post(
+        "/photos/upload/", body, content_type=f"multipart/form-data; boundary={boundary}"
+    )
+
+
+def stored_keys(store, prefix=""):
+    folders, files = store.listdir(prefix)
+    keys = [f"{prefix}{name}" for name in files]
+    for folder in folders:
+        keys += stored_keys(store, f"{prefix}{folder}/")
+    return sorted(keys)
+
+
+@pytest.mark.parametrize(
+    ("sent", "shown"),
+    [
+        # Django's parser drops the path; the app drops what is unsafe to show.
+        ("../../etc/pass wd;<b>.jpg", "pass_wdb.jpg"),
+        ("..\\..\\win.ini&.jpg", "win.ini.jpg"),
+        # Django keeps 255 characters; the app shows the last 200 (the column's size).
+        ("a" * 300 + ".jpg", "a" * 196 + ".jpg"),
+    ],
+)
+def test_a_client_filename_is_shown_sanitized_and_never_becomes_a_storage_key(
+    logged_in, alice, run_jobs, sent, shown, django_capture_on_commit_callbacks
 ):
     from django.core.files.storage import default_storage
 
-    with django_capture_on_commit_callbacks(execute=True):
-        upload(logged_in, ("../../etc/passwd.jpg", jpeg()))
+    from uploads.storage import photo_storage
 
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_raw_filename(logged_in, sent, jpeg())
+
+    assert response.status_code == 302
     photo = Photo.objects.get()
-    assert photo.original_name == "passwd.jpg" or ".." not in photo.original_name
-    assert default_storage.exists(f"originals/{photo.id}.jpg")
+    assert photo.original_name == shown
+    assert stored_keys(default_storage) == [f"originals/{photo.id}.jpg"]
+
+    run_jobs()
+
+    photo.refresh_from_db()
+    assert photo.status == "ready"
+    assert stored_keys(photo_storage()) == sorted(
+        f"photos/{alice.id}/{photo.id}/{name}.{variant['ext']}"
+        for name, variant in photo.variants.items()
+    )
+    assert f">{shown}</a>" in logged_in.get(f"/photos/batch/{photo.batch}/").content.decode()
+
+
+@pytest.mark.parametrize(
+    ("name", "shown"),
+    [
+        ("../../etc/passwd.jpg", "....etcpasswd.jpg"),
+        ("evil\x00.jpg", "evil.jpg"),
+        ("a" * 300 + ".jpg", "a" * 196 + ".jpg"),
+        ("<>", "unnamed"),  # nothing is left once cleaned
+    ],
+)
+def test_the_app_does_not_rely_on_django_to_have_cleaned_the_name(
+    alice, name, shown, django_capture_on_commit_callbacks
+):
+    """Names Django's parser would never pass on: the form and upload service alone
+    still show them sanitized and key the stored original by the photo's id."""
+    from django.core.files.storage import default_storage
+    from django.utils.datastructures import MultiValueDict
+
+    from uploads.forms import UploadForm
+    from uploads.services import photos_upload
+
+    file = SimpleUploadedFile("placeholder.jpg", jpeg(), content_type="image/jpeg")
+    file._name = name  # past UploadedFile's own basename step
+    form = UploadForm(data={}, files=MultiValueDict({"images": [file]}))
+
+    assert form.is_valid(), form.errors
+    with django_capture_on_commit_callbacks(execute=False):
+        [photo] = photos_upload(owner=alice, images=form.cleaned_data["images"])
+
+    assert Photo.objects.get(pk=photo.pk).original_name == shown
+    assert stored_keys(default_storage) == [f"originals/{photo.id}.jpg"]
 
 
 @pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "GIF"])

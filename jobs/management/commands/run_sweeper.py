@@ -1,8 +1,8 @@
 import signal
 
-from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from jobs.conf import jobs_settings
 from jobs.sweeper import run_forever
 
 
@@ -17,7 +17,7 @@ class Command(BaseCommand):
         # SIGTERM (docker stop, make run's Ctrl-C) ends the loop after the pass under way.
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stopping.append(True))
-        interval = interval or settings.JOBS_SWEEP_INTERVAL
+        interval = interval or jobs_settings.JOBS_SWEEP_INTERVAL
         self.stdout.write(f"sweeper: one pass every {interval:g}s")
         run_forever(interval=interval, should_stop=lambda: bool(stopping))
         self.stdout.write("sweeper: stopped")

@@ -1,13 +1,11 @@
-"""Staff operations over RQ: queue depths, workers, cron entries, and the failed set.
+"""Reads for staff: queue depths, workers, cron entries, the failed sets, and health.
 
 RQ's registries are where failed jobs keep their tracebacks; JobRecord rows are what
-people see. Reads here join the two by id. Writes go through jobs.services for jobs
-that have a row, so the row and Redis agree, and use RQ directly only for jobs that
-were enqueued outside the engine (from a shell, or by a library).
+people see. Reads here join the two by id.
 
 Nothing read from Redis is trusted to load: a job whose data cannot be deserialized,
 whose hash is gone, or whose function does not exist is still listed, and can be
-requeued or deleted.
+requeued or deleted (jobs.ops.services).
 """
 
 import logging
@@ -17,33 +15,24 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import django_rq
-from django.conf import settings
+from django.db import connection
 from django.utils import timezone
+from redis.exceptions import RedisError
 from rq import Worker
-from rq.exceptions import InvalidJobOperation, NoSuchJobError
+from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
-from jobs import states
+from jobs.conf import jobs_settings
 from jobs.models import JobRecord
-from jobs.services import job_requeue
 from jobs.worker import IDLE, live_workers
 
 logger = logging.getLogger("jobs.ops")
 
-Status = JobRecord.Status
-UNFINISHED = (*JobRecord.WAITING, Status.STARTED)
 JOB_ID = re.compile(r"^[\w-]+$")  # what RQ accepts as a job id
 FAILED_PAGE_SIZE = 200
 # Retries go to the front of a queue, so the head is not always the oldest job; a few
 # from the head find the oldest without reading a long queue.
 HEAD = 10
-
-
-class FailedJobError(Exception):
-    """An action on a failed job that cannot be done; the message tells staff why."""
-
-
-# Reads
 
 
 def queue_waiting(name):
@@ -56,7 +45,7 @@ def queue_waiting(name):
     now = timezone.now()
     enqueued = [
         job.enqueued_at
-        for job in (_load(queue, job_id)[0] for job_id in queue.get_job_ids(0, HEAD))
+        for job in (rq_job_load(queue, job_id)[0] for job_id in queue.get_job_ids(0, HEAD))
         if job is not None and job.enqueued_at
     ]
     oldest = max(0.0, (now - min(enqueued)).total_seconds()) if enqueued else None
@@ -66,12 +55,12 @@ def queue_waiting(name):
 def queue_backlog():
     """Per queue: the waiting count, the oldest waiting age, and whether either is too high."""
     report = {}
-    for name in settings.RQ_QUEUE_NAMES:
+    for name in jobs_settings.RQ_QUEUE_NAMES:
         waiting = queue_waiting(name)
         oldest = waiting["oldest_waiting_seconds"] or 0
         waiting["backlog"] = (
-            waiting["waiting"] > settings.QUEUE_ALERT_WAITING
-            or oldest > settings.QUEUE_ALERT_AGE_SECONDS
+            waiting["waiting"] > jobs_settings.QUEUE_ALERT_WAITING
+            or oldest > jobs_settings.QUEUE_ALERT_AGE_SECONDS
         )
         report[name] = waiting
     return report
@@ -81,7 +70,7 @@ def queue_overview():
     """Every queue with its registry counts, the oldest waiting age and the backlog flag."""
     backlog = queue_backlog()
     rows = []
-    for name in settings.RQ_QUEUE_NAMES:
+    for name in jobs_settings.RQ_QUEUE_NAMES:
         queue = django_rq.get_queue(name)
         rows.append(
             {
@@ -135,7 +124,7 @@ def cron_entries():
             entries.append(
                 {
                     "id": job.id,
-                    "func": _func_name(job),
+                    "func": rq_job_func_name(job),
                     "queue": job.origin,
                     "cron": job.meta.get("cron_string", ""),
                     "interval": job.meta.get("interval"),
@@ -181,25 +170,25 @@ class FailedJob:
 
 
 def failed_count():
-    return sum(django_rq.get_queue(name).failed_job_registry.count for name in _queues())
+    return sum(django_rq.get_queue(name).failed_job_registry.count for name in queue_names())
 
 
 def failed_list(*, limit=FAILED_PAGE_SIZE):
     """The failed jobs of every queue, most recent first within each queue."""
     ids = []
-    for name in _queues():
+    for name in queue_names():
         registry = django_rq.get_queue(name).failed_job_registry
         ids += [(name, job_id) for job_id in registry.get_job_ids(0, limit - 1, desc=True)]
     ids = ids[:limit]
-    records = _records([job_id for _, job_id in ids])
-    return [_describe(name, job_id, records.get(job_id)) for name, job_id in ids]
+    records = records_for_rq_ids([job_id for _, job_id in ids])
+    return [failed_describe(name, job_id, records.get(job_id)) for name, job_id in ids]
 
 
 def failed_get(queue_name, job_id):
     """One failed job with its traceback and arguments; None if it is not in the failed set."""
-    if not _in_failed_set(queue_name, job_id):
+    if not failed_set_contains(queue_name, job_id):
         return None
-    return _describe(queue_name, job_id, _records([job_id]).get(job_id))
+    return failed_describe(queue_name, job_id, records_for_rq_ids([job_id]).get(job_id))
 
 
 def failed_refs(values):
@@ -207,85 +196,35 @@ def failed_refs(values):
     refs = []
     for value in values:
         queue_name, _, job_id = value.partition(":")
-        if queue_name in _queues() and JOB_ID.match(job_id) and (queue_name, job_id) not in refs:
+        if (
+            queue_name in queue_names()
+            and JOB_ID.match(job_id)
+            and (queue_name, job_id) not in refs
+        ):
             refs.append((queue_name, job_id))
     return refs
-
-
-# Writes
-
-
-def failed_job_requeue(*, queue_name, job_id):
-    """Run a failed job again. A job with a record is pushed again from its row."""
-    if not _in_failed_set(queue_name, job_id):
-        raise FailedJobError("It is no longer in the failed set.")
-    queue = django_rq.get_queue(queue_name)
-    record = _records([job_id]).get(job_id)
-    if record is not None:
-        _requeue_record(queue, record)
-        return
-    job, problem = _load(queue, job_id)
-    if job is None:
-        raise FailedJobError(f"{problem} It can only be deleted.")
-    try:
-        queue.failed_job_registry.requeue(job)
-    except InvalidJobOperation:  # someone else requeued or deleted it a moment ago
-        raise FailedJobError("It is no longer in the failed set.") from None
-    logger.info("job requeued id=%s kind=%s source=rq", job_id, _func_name(job))
-
-
-def failed_job_delete(*, queue_name, job_id):
-    """Remove a failed job from Redis. Its record, if any, stays as history."""
-    if not _in_failed_set(queue_name, job_id):
-        raise FailedJobError("It is no longer in the failed set.")
-    queue = django_rq.get_queue(queue_name)
-    job, _ = _load(queue, job_id)
-    record = _records([job_id]).get(job_id)
-    if record is not None and record.status in UNFINISHED:
-        # Without its RQ copy the job will never run: the row must not say it will.
-        states.gave_up(record, error=_gave_up_reason(queue_name, job_id))
-    if job is not None:
-        try:
-            job.delete()
-        except Exception:  # a half-readable job is removed key by key below
-            logger.exception("job %s: RQ could not delete it cleanly", job_id)
-    queue.failed_job_registry.remove(job_id)
-    queue.connection.delete(Job.key_for(job_id))
-    logger.info("job deleted id=%s queue=%s", job_id, queue_name)
-
-
-def failed_jobs_requeue(refs):
-    """Requeue each (queue, job id); returns how many went back and the errors of the rest."""
-    return _each(failed_job_requeue, refs)
-
-
-def failed_jobs_delete(refs):
-    return _each(failed_job_delete, refs)
 
 
 def failed_all_refs():
     """Every (queue, job id) in the failed sets, for "requeue all" and "delete all"."""
     return [
         (name, job_id)
-        for name in _queues()
+        for name in queue_names()
         for job_id in django_rq.get_queue(name).failed_job_registry.get_job_ids()
     ]
 
 
-# Helpers
+def queue_names():
+    return list(jobs_settings.RQ_QUEUE_NAMES)
 
 
-def _queues():
-    return list(settings.RQ_QUEUE_NAMES)
-
-
-def _in_failed_set(queue_name, job_id):
-    if queue_name not in _queues() or not JOB_ID.match(job_id):
+def failed_set_contains(queue_name, job_id):
+    if queue_name not in queue_names() or not JOB_ID.match(job_id):
         return False
     return job_id in django_rq.get_queue(queue_name).failed_job_registry
 
 
-def _records(job_ids):
+def records_for_rq_ids(job_ids):
     """Records by RQ job id; ids that are not UUIDs were never ours."""
     pks = {}
     for job_id in job_ids:
@@ -297,7 +236,7 @@ def _records(job_ids):
     return {pks[pk]: record for pk, record in found.items()}
 
 
-def _load(queue, job_id):
+def rq_job_load(queue, job_id):
     """RQ's copy of a job, or None and the reason it cannot be had."""
     try:
         return Job.fetch(job_id, connection=queue.connection, serializer=queue.serializer), ""
@@ -309,9 +248,9 @@ def _load(queue, job_id):
         return None, f"Its data in Redis cannot be read ({type(exc).__name__})."
 
 
-def _describe(queue_name, job_id, record):
+def failed_describe(queue_name, job_id, record):
     queue = django_rq.get_queue(queue_name)
-    job, problem = _load(queue, job_id)
+    job, problem = rq_job_load(queue, job_id)
     failed = FailedJob(
         queue=queue_name,
         id=job_id,
@@ -322,7 +261,7 @@ def _describe(queue_name, job_id, record):
     if job is None:
         return failed
     failed.meta = job.meta
-    failed.func = _func_name(job)
+    failed.func = rq_job_func_name(job)
     try:
         failed.args, failed.kwargs = job.args, job.kwargs
     except Exception:  # the serializer could not read them
@@ -338,40 +277,11 @@ def _describe(queue_name, job_id, record):
     return failed
 
 
-def _func_name(job):
+def rq_job_func_name(job):
     try:
         return job.func_name or ""
     except Exception:  # DeserializationError, or anything a custom serializer raises
         return "(unreadable)"
-
-
-def _requeue_record(queue, record):
-    if record.status == Status.FINISHED:
-        raise FailedJobError("Its record says it finished: this copy is stale, delete it.")
-    if record.status in UNFINISHED:
-        # RQ gave up on it without the row hearing: the task never reached @tracked (its
-        # function does not import) or its work horse was killed. Close the row first,
-        # so that job_requeue, which only revives failed or canceled rows, can run it.
-        states.gave_up(record, error=_gave_up_reason(queue.name, str(record.id)))
-        record.refresh_from_db()
-    if not job_requeue(record):
-        raise FailedJobError(f"Its record is {record.get_status_display().lower()}.")
-
-
-def _gave_up_reason(queue_name, job_id):
-    return _describe(queue_name, job_id, None).error or "The worker gave up on this job."
-
-
-def _each(action, refs):
-    done, errors = 0, []
-    for queue_name, job_id in refs:
-        try:
-            action(queue_name=queue_name, job_id=job_id)
-        except FailedJobError as exc:
-            errors.append(f"{job_id}: {exc}")
-        else:
-            done += 1
-    return done, errors
 
 
 def _last_line(text):
@@ -383,3 +293,26 @@ def _aware(value):
     if value is not None and timezone.is_naive(value):
         return value.replace(tzinfo=UTC)  # rq-scheduler hands out naive UTC
     return value
+
+
+def health():
+    """What /healthz reports: can we reach the database and Redis, and who is working.
+
+    A backlog is reported per queue, not counted as unhealthy: a load balancer that
+    took this web process out of rotation would not make the workers any faster.
+    """
+    report = {"database": "ok", "redis": "ok", "workers": 0, "queues": {}}
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except Exception as exc:  # any driver error means the same thing here: unhealthy
+        report["database"] = f"error: {exc}"
+    try:
+        redis = django_rq.get_connection("default")
+        redis.ping()
+        report["workers"] = len(worker_list())
+        report["queues"] = queue_backlog()
+    except RedisError as exc:
+        report["redis"] = f"error: {exc}"
+    report["ok"] = report["database"] == "ok" and report["redis"] == "ok"
+    return report

@@ -16,12 +16,12 @@ class JobRecordAdmin(admin.ModelAdmin):
 
     @admin.action(description="Requeue selected failed or canceled jobs")
     def requeue(self, request, queryset):
-        requeued = sum(job_requeue(record) for record in queryset)
+        requeued = sum(job_requeue(record=record) for record in queryset)
         self._report(request, "Requeued", requeued, len(queryset), "failed or canceled")
 
     @admin.action(description="Cancel selected jobs that have not started")
     def cancel(self, request, queryset):
-        canceled = sum(job_cancel(record, reason="Canceled by staff") for record in queryset)
+        canceled = sum(job_cancel(record=record, reason="Canceled by staff") for record in queryset)
         self._report(request, "Canceled", canceled, len(queryset), "waiting")
 
     def _report(self, request, done_word, done, selected, eligible):

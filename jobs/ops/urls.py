@@ -1,6 +1,6 @@
 from django.urls import path
 
-from jobs import ops_views as views
+from jobs.ops import views
 
 app_name = "ops"
 

@@ -1,9 +1,10 @@
 """Tell staff when a job has failed for good.
 
 RQ's on_failure callback runs after every failed attempt, and never when a work horse
-is killed, so it cannot say "this was the last one". jobs.states can: it
-calls notify_final_failure only when its conditional UPDATE moved the row from started
-to failed with no retry left, which happens once per job however often RQ delivers it.
+is killed, so it cannot say "this was the last one". jobs.states can: it sends
+jobs.signals.job_failed only when its conditional UPDATE moved the row to failed with
+no retry left, which happens once per job however often RQ delivers it. This app
+(jobs.ops.apps) connects job_failed_alert to that signal.
 """
 
 import logging
@@ -12,6 +13,11 @@ from django.core.mail import mail_admins
 from django.urls import NoReverseMatch, reverse
 
 logger = logging.getLogger("jobs.alerts")
+
+
+def job_failed_alert(sender, *, record, error, **kwargs):
+    """The job_failed receiver."""
+    notify_final_failure(record, error=error)
 
 
 def notify_final_failure(record, *, error):
@@ -28,7 +34,7 @@ def notify_final_failure(record, *, error):
     owner = record.owner.get_username() if record.owner_id else "nobody"
     try:
         details = reverse("ops:failed-detail", args=[record.queue, record.id])
-    except NoReverseMatch:  # a project that did not mount jobs.ops_urls still gets the mail
+    except NoReverseMatch:  # a project that did not mount jobs.ops.urls still gets the mail
         details = "the failed-jobs page"
     message = (
         f"The job {record.kind} {record.id} failed after {record.attempts} of "

@@ -15,8 +15,8 @@ from prometheus_client.core import (
 from prometheus_client.exposition import choose_encoder
 from redis.exceptions import RedisError
 
-from jobs import ops
 from jobs.models import JobRecord
+from jobs.ops import selectors
 
 Status = JobRecord.Status
 REGISTRIES = ("queued", "started", "scheduled", "deferred", "failed", "finished")
@@ -51,8 +51,8 @@ class JobsCollector:
         )
         workers = GaugeMetricFamily("jobs_workers", "Live RQ workers.")
         try:
-            overview = ops.queue_overview()
-            worker_count = len(ops.worker_list())
+            overview = selectors.queue_overview()
+            worker_count = len(selectors.worker_list())
         except RedisError:
             up.add_metric([], 0)
             yield up
