@@ -3,9 +3,10 @@
 Run: .venv/bin/python bench/digest_bench.py [users]
 
 Uses a throwaway SQLite database and a private redis-server in a temporary folder. It
-times send_digests(): finding the recipients, recording one job row each and pushing
-them to Redis in batches; then, for comparison, the same number of single enqueues,
-one job_enqueue() and one Redis round trip per person, as a naive loop would.
+times accounts.services.digests_fan_out(): finding the recipients, recording one job row
+each and pushing them to Redis in batches; then, for comparison, the same number of
+single send_digest_email.enqueue() calls, one row, one transaction and one Redis round
+trip per person, as a naive loop would.
 """
 
 import os

@@ -17,6 +17,7 @@ never zero times.
 """
 
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.db.models import Q
@@ -28,7 +29,7 @@ from jobs.tracking import RunLater, current_record
 DEFAULT_LEASE = 300
 
 
-def once(key, action, *, lease=DEFAULT_LEASE):
+def once(key: str, action: Callable[[], object], *, lease: int = DEFAULT_LEASE) -> bool:
     """Call action() unless it already completed under this key.
 
     Returns True when action ran now, False when it had completed before. Raises

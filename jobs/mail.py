@@ -6,7 +6,7 @@ from jobs.conf import jobs_settings
 from jobs.ratelimit import slot_or_run_later
 
 
-def send_email(*, subject, body, to):
+def send_email(*, subject: str, body: str, to: str) -> None:
     slot_or_run_later(
         "email",
         limit=jobs_settings.EMAIL_RATE_LIMIT,

@@ -31,7 +31,7 @@ return tonumber(oldest[2]) + window - now_ms
 """
 
 
-def take_slot(name, *, limit, window_seconds, connection=None):
+def take_slot(name: str, *, limit: int, window_seconds: float, connection=None) -> float:
     """Take one slot now, or return how many seconds until one frees up."""
     connection = connection or django_rq.get_connection("default")
     script = connection.register_script(TAKE_SLOT)
@@ -41,7 +41,7 @@ def take_slot(name, *, limit, window_seconds, connection=None):
     return max(0, int(wait_ms)) / 1000
 
 
-def slot_or_run_later(name, *, limit, window_seconds):
+def slot_or_run_later(name: str, *, limit: int, window_seconds: float) -> None:
     """In a tracked job: go ahead, or be rescheduled (not failed) for the next free slot."""
     wait = take_slot(name, limit=limit, window_seconds=window_seconds)
     if wait:

@@ -1,6 +1,10 @@
 """Reads for the job engine."""
 
-from django.db.models import Exists
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from django.db.models import Exists, QuerySet
 from django.shortcuts import get_object_or_404
 
 from jobs.models import JobRecord
@@ -8,11 +12,11 @@ from jobs.models import JobRecord
 ENDED = (JobRecord.Status.FINISHED, JobRecord.Status.FAILED)
 
 
-def jobs_for_user(user):
+def jobs_for_user(user) -> QuerySet[JobRecord]:
     return JobRecord.objects.filter(owner=user).select_related("owner")
 
 
-def job_get_for_user(user, job_id):
+def job_get_for_user(user, job_id) -> JobRecord:
     """The job if `user` owns it; 404 otherwise, for staff too.
 
     The site's pages are the owner's. Staff read anyone's jobs on the ops pages and in
@@ -21,7 +25,9 @@ def job_get_for_user(user, job_id):
     return get_object_or_404(jobs_for_user(user), pk=job_id)
 
 
-def jobs_ended_between(user, since, until, *, exclude_kinds=()):
+def jobs_ended_between(
+    user, since: datetime, until: datetime, *, exclude_kinds: Iterable[str] = ()
+) -> QuerySet[JobRecord]:
     """Jobs of `user` that finished or failed in (since, until]."""
     return (
         jobs_for_user(user)
@@ -30,13 +36,13 @@ def jobs_ended_between(user, since, until, *, exclude_kinds=()):
     )
 
 
-def jobs_ended_exist(owner, since, *, exclude_kinds=()):
+def jobs_ended_exist(owner, since, *, exclude_kinds: Iterable[str] = ()) -> Exists:
     """Exists() over jobs of `owner` that finished or failed after `since` (OuterRefs ok)."""
     ended = JobRecord.objects.filter(owner=owner, status__in=ENDED, finished_at__gt=since)
     return Exists(ended.exclude(kind__in=exclude_kinds))
 
 
-def job_as_json(record):
+def job_as_json(record: JobRecord) -> dict[str, Any]:
     return {
         "id": str(record.id),
         "kind": record.kind,
@@ -59,7 +65,7 @@ def job_as_json(record):
 PUBLIC_ERROR_PREFIX = "Permanent: "
 
 
-def job_public_error(record):
+def job_public_error(record: JobRecord) -> str:
     """What went wrong and what happens next, in a sentence for the job's owner.
 
     The row's `error` is the exception as the worker caught it: boto's and SMTP's

@@ -6,16 +6,21 @@ functions report progress with report_progress(), may raise RunLater to wait wit
 failing, and Permanent to fail for good at once.
 """
 
+from __future__ import annotations
+
 import functools
 import logging
 import math
 import threading
 import time
 import uuid
+from collections.abc import Callable
+from typing import Any
 
 from rq import Retry, get_current_job
 
 from jobs import states
+from jobs.models import JobRecord
 
 logger = logging.getLogger("jobs")
 
@@ -31,7 +36,7 @@ class RunLater(Exception):
     waits. RQ reschedules a job that returns a Retry, so workers need --with-scheduler.
     """
 
-    def __init__(self, seconds, reason):
+    def __init__(self, seconds: float, reason: str):
         super().__init__(reason)
         self.seconds = max(1, math.ceil(seconds))
         self.reason = reason
@@ -46,7 +51,7 @@ class Permanent(Exception):
     """
 
 
-def tracked(func):
+def tracked(func: Callable[..., Any]) -> Callable[..., Any]:
     """Run a task function under its job record, when there is one.
 
     Called outside a worker, or for an RQ job that has no row (enqueued from a shell),
@@ -91,12 +96,12 @@ def tracked(func):
     return wrapper
 
 
-def current_record():
+def current_record() -> JobRecord | None:
     """The JobRecord of the tracked job running in this thread, or None."""
     return getattr(_running, "record", None)
 
 
-def report_progress(percent, stage=""):
+def report_progress(percent: int, stage: str = "") -> None:
     """Record how far the current job has got; a no-op outside a tracked job."""
     record = current_record()
     if record is not None:

@@ -7,7 +7,9 @@ class Command(BaseCommand):
     help = "List the periodic jobs in rq-scheduler, or (with --register) register them again."
 
     def add_arguments(self, parser):
-        parser.add_argument("--register", action="store_true", help="Register from settings first.")
+        parser.add_argument(
+            "--register", action="store_true", help="Register the declared cron jobs first."
+        )
 
     def handle(self, *args, register=False, **options):
         entries = register_periodic_jobs() if register else periodic_jobs()
