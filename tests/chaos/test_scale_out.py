@@ -25,7 +25,7 @@ import pytest
 
 from tests.chaos import netns
 from tests.chaos.harness import BASE_DIR, duplicates, report, wait_until
-from tests.chaos.tasks import recipient
+from tests.chaos.tasks import deliver, recipient
 
 pytestmark = [
     pytest.mark.chaos,
@@ -88,7 +88,8 @@ def rows(stack):
     """{job id: (status, attempts, worker)} of the batch, read from our own PostgreSQL."""
     with stack.postgres.connect() as connection:
         found = connection.execute(
-            "SELECT id, status, attempts, worker FROM jobs_jobrecord WHERE kind = 'chaos_deliver'"
+            "SELECT id, status, attempts, worker FROM jobs_jobrecord WHERE kind = %s",
+            [deliver.name],
         ).fetchall()
     return {str(job_id): (status, attempts, worker) for job_id, status, attempts, worker in found}
 
