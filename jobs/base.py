@@ -55,7 +55,9 @@ class Job:
     - `timeout`: how long an attempt may run before the worker kills it.
     - `keep_result`, `keep_failure`: how long RQ keeps the job after it finished or
       failed (RQ's result_ttl and failure_ttl; BullMQ's removeOnComplete/removeOnFail).
-      The row is kept longer: see JOB_RECORD_RETENTION_DAYS.
+      `keep_result` defaults to 0: the row holds the result, so RQ deletes a finished
+      job at once, which saves it several writes per job. `keep_failure` defaults to
+      RQ's own (a year). The row is kept for JOB_RECORD_RETENTION_DAYS either way.
     - `on_failure`: a function called with the row, once, when the job has failed for
       good.
     - `cron`: a cron string (UTC); rq-scheduler then enqueues the job on that schedule
@@ -71,7 +73,7 @@ class Job:
     queue: str = "default"
     retries: int = 0
     timeout: Seconds | None = None
-    keep_result: Seconds | None = None
+    keep_result: Seconds = 0
     keep_failure: Seconds | None = None
     on_failure: Callable[[JobRecord], None] | None = None
     cron: str | None = None
@@ -155,7 +157,7 @@ def job(
     queue: str = "default",
     retries: int = 0,
     timeout: Seconds | None = None,
-    keep_result: Seconds | None = None,
+    keep_result: Seconds = 0,
     keep_failure: Seconds | None = None,
     on_failure: Callable[[JobRecord], None] | None = None,
     cron: str | None = None,

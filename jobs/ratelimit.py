@@ -9,8 +9,7 @@ own clock is used, so workers on machines whose clocks disagree still agree here
 
 import uuid
 
-import django_rq
-
+from jobs import connections
 from jobs.tracking import RunLater
 
 # KEYS[1]: the limiter's sorted set. ARGV: limit, window in ms, a unique member.
@@ -33,7 +32,7 @@ return tonumber(oldest[2]) + window - now_ms
 
 def take_slot(name: str, *, limit: int, window_seconds: float, connection=None) -> float:
     """Take one slot now, or return how many seconds until one frees up."""
-    connection = connection or django_rq.get_connection("default")
+    connection = connection or connections.get_connection("default")
     script = connection.register_script(TAKE_SLOT)
     wait_ms = script(
         keys=[f"ratelimit:{name}"], args=[limit, int(window_seconds * 1000), uuid.uuid4().hex]

@@ -6,18 +6,22 @@ whose row (or whose user, or photo) does not exist yet, and a rolled-back reques
 leaves nothing behind in Redis.
 """
 
+from __future__ import annotations
+
 import logging
 import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
 
-import django_rq
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 from redis.exceptions import RedisError
 from rq import Retry
 from rq.exceptions import DuplicateJobError
 from rq.job import JobStatus
 
-from jobs import states
+from jobs import connections, states
 from jobs.conf import jobs_settings
 from jobs.models import IdempotencyKey, JobRecord
 
@@ -26,14 +30,18 @@ logger = logging.getLogger(__name__)
 Status = JobRecord.Status
 
 
-def backoff_intervals(retries, *, base=None):
+def backoff_intervals(retries: int, *, base: int | None = None) -> list[int]:
     """Exponential backoff: base, 2*base, 4*base, ... seconds, one per retry."""
     base = jobs_settings.JOB_RETRY_BASE_SECONDS if base is None else base
     return [base * 2**attempt for attempt in range(retries)]
 
 
 def _options(retries, timeout, result_ttl, failure_ttl, on_failure=None):
-    """The options a row keeps, leaving out the ones left at their defaults."""
+    """The options a row keeps, leaving out the ones left at their defaults (RQ's).
+
+    A result_ttl of 0 is kept: RQ then deletes the job from Redis as soon as it
+    finished, and the row alone holds its result.
+    """
     options = {
         "retry_intervals": backoff_intervals(retries),
         "timeout": timeout,
@@ -41,25 +49,28 @@ def _options(retries, timeout, result_ttl, failure_ttl, on_failure=None):
         "failure_ttl": failure_ttl,
         "on_failure": on_failure,
     }
-    return {key: value for key, value in options.items() if value}
+    kept = {key: value for key, value in options.items() if value}
+    if result_ttl == 0:
+        kept["result_ttl"] = 0
+    return kept
 
 
 def job_enqueue(
     *,
-    func,
-    kind,
-    args=(),
-    owner=None,
-    queue="default",
-    retries=0,
-    timeout=None,
-    result_ttl=None,
-    failure_ttl=None,
-    depends_on=None,
-    delay=None,
-    job_id=None,
-    on_failure=None,
-):
+    func: str,
+    kind: str,
+    args: Sequence[Any] = (),
+    owner: Any = None,
+    queue: str = "default",
+    retries: int = 0,
+    timeout: int | None = None,
+    result_ttl: int | None = None,
+    failure_ttl: int | None = None,
+    depends_on: JobRecord | None = None,
+    delay: timedelta | None = None,
+    job_id: uuid.UUID | None = None,
+    on_failure: str | None = None,
+) -> JobRecord:
     """Record a job now and push it to RQ when the current transaction commits.
 
     `func` is a dotted path, `args` must be JSON (ids, never model instances).
@@ -98,14 +109,14 @@ def job_enqueue(
     return record
 
 
-def job_push(*, record, at_front=False):
+def job_push(*, record: JobRecord, at_front: bool = False) -> bool:
     """Put a recorded job into Redis and move its row from pending to queued.
 
     Returns False, leaving the row pending, when Redis cannot be reached; the sweeper
     (jobs.sweeper) pushes pending rows again later. Pushing a job twice is harmless:
     a second push finds the first in Redis and adds nothing.
     """
-    queue = django_rq.get_queue(record.queue)
+    queue = connections.get_queue(record.queue)
     waits = _waits_for_dependency(record)
     job = queue.create_job(
         record.func,
@@ -136,23 +147,23 @@ def job_push(*, record, at_front=False):
     return True
 
 
-def job_repush(*, record, at_front=False):
+def job_repush(*, record: JobRecord, at_front: bool = False) -> bool:
     """Push a pending row again after dropping whatever copy Redis still has of it.
 
     For a job whose copy went stale: its worker died, or Redis lost part of it. The
     row is the source of truth, so the new copy is built from the row alone. `at_front`
     puts it at the head of its queue: a job its worker dropped has waited its turn once.
     """
-    queue = django_rq.get_queue(record.queue)
+    queue = connections.get_queue(record.queue)
     try:
-        forget_rq_copy(queue, str(record.id))
+        _forget_rq_copy(queue, str(record.id))
     except RedisError as exc:
         logger.warning("job %s stays pending: Redis is unreachable (%s)", record.id, exc)
         return False
     return job_push(record=record, at_front=at_front)
 
 
-def forget_rq_copy(queue, job_id):
+def _forget_rq_copy(queue, job_id: str) -> None:
     """Remove every trace of `job_id` from `queue` and its registries, but not the list
     of jobs waiting for it: those are released when the new copy finishes."""
     job_key = queue.job_class.key_for(job_id)
@@ -202,16 +213,16 @@ def _rq_options(record):
 
 def job_enqueue_many(
     *,
-    func,
-    kind,
-    jobs,
-    queue="default",
-    retries=0,
-    timeout=None,
-    result_ttl=None,
-    failure_ttl=None,
-    on_failure=None,
-):
+    func: str,
+    kind: str,
+    jobs: Sequence[tuple[uuid.UUID, Sequence[Any], int | None]],
+    queue: str = "default",
+    retries: int = 0,
+    timeout: int | None = None,
+    result_ttl: int | None = None,
+    failure_ttl: int | None = None,
+    on_failure: str | None = None,
+) -> list[uuid.UUID]:
     """Record many jobs of one kind and push them to RQ in one pipeline on commit.
 
     `jobs` is a list of (job_id, args, owner_id). Ids should be deterministic: a job
@@ -238,7 +249,7 @@ def job_enqueue_many(
     return ids
 
 
-def job_push_many(*, ids):
+def job_push_many(*, ids: Sequence[uuid.UUID]) -> int:
     """Push the still-pending rows among `ids` with two Redis round trips per queue.
 
     Ids already in Redis are left out, so a second push of the same rows (the sweeper's,
@@ -250,7 +261,7 @@ def job_push_many(*, ids):
         by_queue.setdefault(record.queue, []).append(record)
     pushed = 0
     for name, records in by_queue.items():
-        queue = django_rq.get_queue(name)
+        queue = connections.get_queue(name)
         try:
             with queue.connection.pipeline() as pipe:
                 for record in records:
@@ -281,7 +292,7 @@ def _waits_for_dependency(record):
     return parent_status != Status.FINISHED
 
 
-def job_requeue(*, record):
+def job_requeue(*, record: JobRecord) -> bool:
     """Run a failed or canceled job again, from the row alone, with a fresh set of attempts."""
     if not states.requeued(record):
         return False
@@ -299,12 +310,12 @@ def job_requeue(*, record):
     return True
 
 
-def job_cancel(*, record, reason="Canceled"):
+def job_cancel(*, record: JobRecord, reason: str = "Canceled") -> bool:
     """Stop a job that has not started; a running job finishes what it is doing."""
     if not states.canceled(record, reason=reason):
         return False
     try:
-        job = django_rq.get_queue(record.queue).fetch_job(str(record.id))
+        job = connections.get_queue(record.queue).fetch_job(str(record.id))
         if job is not None:
             job.cancel()
     except RedisError:
@@ -312,14 +323,37 @@ def job_cancel(*, record, reason="Canceled"):
     return True
 
 
-def job_records_prune(*, ended_before):
+def job_records_prune(*, ended_before: datetime, batch_size: int = 1000) -> dict[str, int]:
     """Delete rows of jobs that ended before `ended_before`, and old idempotency keys.
 
     This is the database's counterpart of RQ's result_ttl and failure_ttl. A job still
     waiting or running is never pruned, nor a finished one that a waiting job depends on.
+
+    Rows go `batch_size` at a time, each batch in its own short transaction, and are
+    never loaded: Django's delete() reads every row it deletes into memory first, in one
+    transaction as long as the whole prune. Deleting without it, the prune does itself
+    what on_delete=SET_NULL would: it clears every foreign key to the rows, whichever
+    app declares it (uploads' Photo points at its jobs), so the engine names no app.
     """
+    references = [
+        relation.field
+        for relation in JobRecord._meta.get_fields(include_hidden=True)
+        if relation.auto_created and not relation.concrete and not relation.many_to_many
+    ]
+    if unhandled := [f for f in references if f.remote_field.on_delete is not models.SET_NULL]:
+        raise NotImplementedError(f"job_records_prune clears SET_NULL keys only: {unhandled}")
     ended = JobRecord.objects.filter(status__in=JobRecord.TERMINAL, finished_at__lt=ended_before)
     ended = ended.exclude(dependents__status__in=[*JobRecord.WAITING, Status.STARTED])
-    deleted, _ = ended.delete()
+    deleted = 0
+    while batch := list(ended.values_list("pk", flat=True)[:batch_size]):
+        with transaction.atomic():
+            for field in references:
+                field.model._base_manager.filter(**{f"{field.name}__in": batch}).update(
+                    **{field.name: None}
+                )
+            # One DELETE ... WHERE id IN (batch): the statement delete() itself sends when
+            # nothing points at the rows, without reading them first.
+            deleted += JobRecord.objects.filter(pk__in=batch)._raw_delete(JobRecord.objects.db)
+    # No foreign key points at an idempotency key, so this delete() loads nothing.
     keys, _ = IdempotencyKey.objects.filter(done_at__lt=ended_before).delete()
     return {"job_records": deleted, "idempotency_keys": keys}

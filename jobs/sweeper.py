@@ -31,7 +31,6 @@ import time
 import uuid
 from datetime import timedelta
 
-import django_rq
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from redis.exceptions import RedisError
@@ -41,7 +40,7 @@ from rq.registry import clean_registries
 from rq.scheduler import RQScheduler
 from rq.worker_registration import clean_worker_registry
 
-from jobs import states
+from jobs import connections, states
 from jobs.conf import jobs_settings
 from jobs.models import JobRecord
 from jobs.services import job_push, job_repush
@@ -68,7 +67,7 @@ STRANDED_AFTER_SECONDS = 1
 
 def sweep():
     """Run one pass if no other runs now. Returns its report, or None if it did not run."""
-    connection = django_rq.get_connection("default")
+    connection = connections.get_connection("default")
     if not _take_lock(connection):
         return None
     began = time.monotonic()
@@ -103,7 +102,7 @@ def _take_lock(connection):
 
 def last_report(connection=None):
     """The last pass's report, or None if no pass has run against this Redis."""
-    connection = connection or django_rq.get_connection("default")
+    connection = connection or connections.get_connection("default")
     raw = connection.get(REPORT_KEY)
     return json.loads(raw) if raw else None
 
@@ -266,7 +265,7 @@ def _out_of_their_queues(connection, records):
         return set()
     listed = set()
     for name in {record.queue for record in records}:
-        listed.update(connection.lrange(django_rq.get_queue(name).key, 0, -1))
+        listed.update(connection.lrange(connections.get_queue(name).key, 0, -1))
     return {str(record.id) for record in records if str(record.id).encode() not in listed}
 
 
@@ -275,7 +274,7 @@ def _taken_by_workers(connection, queue_names):
     members = [
         member.decode()
         for name in sorted(queue_names)
-        for member in connection.zrange(django_rq.get_queue(name).started_job_registry.key, 0, -1)
+        for member in connection.zrange(connections.get_queue(name).started_job_registry.key, 0, -1)
     ]
     with connection.pipeline() as pipe:
         for member in members:
@@ -323,13 +322,14 @@ def enqueue_due(connection):
     a minute after it stops, and then a pass moves the due jobs itself.
     """
     scheduler = RQScheduler(
-        [django_rq.get_queue(name) for name in jobs_settings.RQ_QUEUE_NAMES], connection=connection
+        [connections.get_queue(name) for name in jobs_settings.RQ_QUEUE_NAMES],
+        connection=connection,
     )
     if not scheduler.acquire_locks():
         return 0  # a live scheduler does it
     try:
         due = sum(
-            len(django_rq.get_queue(name).scheduled_job_registry.get_jobs_to_schedule())
+            len(connections.get_queue(name).scheduled_job_registry.get_jobs_to_schedule())
             for name in scheduler.acquired_locks
         )
         scheduler.enqueue_scheduled_jobs()
@@ -342,7 +342,7 @@ def clean_rq_registries(connection):
     """What RQ's workers do every ten minutes, done every pass: expired entries go, and jobs
     whose worker died are retried or failed by RQ itself."""
     for name in jobs_settings.RQ_QUEUE_NAMES:
-        queue = django_rq.get_queue(name)
+        queue = connections.get_queue(name)
         clean_registries(queue)
         clean_worker_registry(queue)
     return len(jobs_settings.RQ_QUEUE_NAMES)

@@ -13,8 +13,15 @@ sweeper gave its job to another worker, and left the scheduler process (from
 --with-scheduler) running for good. Here the kernel kills every child a worker forks
 when the worker dies (PR_SET_PDEATHSIG).
 
-Use them with `manage.py rqworker --worker-class jobs.worker.Worker` (forking) or
-`jobs.worker.SimpleWorker` (runs jobs in the worker process).
+Use them with `manage.py rqworker --worker-class jobs.worker.SimpleWorker`, which runs
+jobs in the worker process and is what the Procfile and compose start, or
+`jobs.worker.Worker`, which forks a work horse per job. docs/performance.md measures both:
+the fork costs more than the job. A SimpleWorker that dies with its job is restarted by
+its supervisor, and the sweeper hands the job back; a job's timeout still applies, by
+SIGALRM in the worker itself.
+
+Both also refresh RQ's own worker key at most once a second between jobs: RQ does it
+after every dequeue, three Redis round trips each time, for a key that lives for minutes.
 """
 
 import contextlib
@@ -24,11 +31,14 @@ import os
 import signal
 import sys
 import threading
+import time
 
-import django_rq
 import rq
+from django.db import close_old_connections
+from django.db import connections as db_connections
 from redis.exceptions import RedisError
 
+from jobs import connections
 from jobs.conf import jobs_settings
 
 logger = logging.getLogger("jobs.worker")
@@ -36,6 +46,7 @@ logger = logging.getLogger("jobs.worker")
 KEY = "jobs:worker:{}"
 IDLE = "-"  # the key's value while no job runs
 PR_SET_PDEATHSIG = 1
+RQ_HEARTBEAT_EVERY = 1.0  # seconds; RQ's worker key itself lives worker_ttl + 60 s
 
 
 def heartbeat_key(name):
@@ -47,7 +58,7 @@ def live_workers(names, *, connection=None):
     names = list(names)
     if not names:
         return {}
-    connection = connection or django_rq.get_connection("default")
+    connection = connection or connections.get_connection("default")
     values = connection.mget([heartbeat_key(name) for name in names])
     return {name: value.decode() for name, value in zip(names, values, strict=True) if value}
 
@@ -61,7 +72,7 @@ class Heartbeat:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"heartbeat-{name}", daemon=True)
         # Its own connection: the worker's blocks for seconds at a time in BLPOP.
-        self._connection = django_rq.get_connection("default")
+        self._connection = connections.get_connection("default")
 
     @property
     def ttl(self):
@@ -93,6 +104,7 @@ class LivenessMixin:
     """Registers a Heartbeat with the worker's birth and removes it at its death."""
 
     liveness = None  # RQ already has a heartbeat() method
+    _rq_heartbeat_at = 0.0
 
     def register_birth(self):
         super().register_birth()
@@ -112,13 +124,41 @@ class LivenessMixin:
         finally:
             self.liveness.job_id = IDLE
 
+    def heartbeat(self, timeout=None, pipeline=None):
+        """RQ's heartbeat, skipped when it is on its own and the last one is under a
+        second old. Heartbeats inside RQ's pipelines (which set a job's longer TTL) cost
+        no round trip of their own and always go through."""
+        if pipeline is None and time.monotonic() - self._rq_heartbeat_at < RQ_HEARTBEAT_EVERY:
+            return
+        super().heartbeat(timeout, pipeline)
+        if pipeline is None:
+            self._rq_heartbeat_at = time.monotonic()
+
 
 class Worker(LivenessMixin, rq.Worker):
     """RQ's forking worker, with a heartbeat and a work horse that dies with it."""
 
 
 class SimpleWorker(LivenessMixin, rq.SimpleWorker):
-    """RQ's non-forking worker, with a heartbeat."""
+    """RQ's non-forking worker, with a heartbeat.
+
+    Jobs share the worker's database connection, so each job is treated like a request:
+    a connection that broke or outlived CONN_MAX_AGE is closed before and after it, and
+    the next query opens a fresh one. Inside a transaction, where the test suite runs
+    jobs, the connection is left alone.
+    """
+
+    def execute_job(self, job, queue):
+        _close_old_connections()
+        try:
+            return super().execute_job(job, queue)
+        finally:
+            _close_old_connections()
+
+
+def _close_old_connections():
+    if not any(connection.in_atomic_block for connection in db_connections.all()):
+        close_old_connections()
 
 
 _tied = set()

@@ -56,7 +56,8 @@ def test_the_worker_listens_to_the_queues_in_priority_order_with_the_scheduler(p
     after_rqworker = words[words.index("rqworker") + 1 :]
     assert after_rqworker[: len(settings.RQ_QUEUE_NAMES)] == settings.RQ_QUEUE_NAMES
     assert "--with-scheduler" in words
-    assert "--worker-class jobs.worker.Worker" in procfile["worker"]
+    # Jobs run in the worker process: no fork per job (docs/performance.md).
+    assert "--worker-class jobs.worker.SimpleWorker" in procfile["worker"]
 
 
 @pytest.mark.parametrize("service", APP_SERVICES)

@@ -242,8 +242,11 @@ def children_database_url():
 class Stack:
     """A private deployment of the whole system, every part a real process."""
 
-    def __init__(self, directory, *, workers=2, web=False, s3=False, supervise=True):
+    def __init__(
+        self, directory, *, workers=2, web=False, s3=False, supervise=True, worker_class=None
+    ):
         self.directory = Path(directory)
+        self.worker_class = worker_class  # None: the Procfile's
         self.supervise = supervise
         self.log_dir = self.directory / "logs"
         self.mail_file = self.directory / "mail.jsonl"
@@ -341,12 +344,19 @@ class Stack:
     def start_worker(self, *, wait=True):
         with self._lock:
             name = f"worker-{len(self.workers)}"
-            worker = self._spawn_unlocked(name, procfile_command("worker"))
+            worker = self._spawn_unlocked(name, self.worker_command())
             worker.rq_name, worker.replaced = None, False
             self.workers.append(worker)
         if wait:
             self.worker_name(worker)
         return worker
+
+    def worker_command(self):
+        """The Procfile's worker line, with another --worker-class if the test asked."""
+        argv = procfile_command("worker")
+        if self.worker_class:
+            argv[argv.index("--worker-class") + 1] = self.worker_class
+        return argv
 
     def worker_name(self, worker, timeout=30):
         """The RQ name of a worker process, read from its registration in Redis."""

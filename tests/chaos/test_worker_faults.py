@@ -80,11 +80,10 @@ def test_killing_a_worker_group_mid_batch_loses_nothing(stack):
         message=lambda: f"no long job started on the victim; {unfinished(records)}",
         interval=0.02,
     )
-    kill_group(victim)  # kill -9 -PGID: the worker and its scheduler
+    kill_group(victim)  # kill -9 -PGID: the worker, with its job, and its scheduler
     killed_at = time.monotonic()
-    # Its work horse has a process group of its own, so the group kill missed it: the
-    # kernel kills it (PR_SET_PDEATHSIG), and nothing of the dead worker runs on.
-    # (The job has a second of work left: a horse that survived would still be running.)
+    # Nothing of the dead worker runs on. (The job has a second of work left: anything
+    # that survived the kill would still be running it.)
     wait_until(
         lambda: not any(is_running(pid) for pid in session_members(victim.pid)),
         timeout=0.5,
@@ -122,7 +121,9 @@ def work_horse_of(worker):
 
 
 def test_killing_only_a_workers_parent_kills_its_horse_and_the_job_runs_once_more(stack):
-    deployment = stack(workers=2)
+    # The Procfile's SimpleWorker runs jobs in itself; a forking Worker, which runs each
+    # job in a work horse of its own process group, is the one with a child to outlive it.
+    deployment = stack(workers=2, worker_class="jobs.worker.Worker")
     victim = deployment.workers[0]
     records = submit_deliveries(40, long_every=10)
 

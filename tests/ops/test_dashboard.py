@@ -26,7 +26,8 @@ def age_job(record, minutes):
 
 
 def test_it_counts_each_queue_by_registry(staff_client, enqueue, run_jobs):
-    enqueue(tasks.succeed, 1, queue="low")
+    # RQ keeps a finished job only when it declares keep_result (the row always does).
+    enqueue(tasks.succeed, 1, queue="low", keep_result=3600)
     run_jobs()
     enqueue(tasks.always_fail, queue="low")
     run_jobs()
