@@ -114,7 +114,12 @@ def service_calls(function, services):
     return calls
 
 
-TASK_MODULES = [ROOT / "accounts/tasks.py", ROOT / "uploads/tasks.py", ROOT / "jobs/tasks.py"]
+TASK_MODULES = [
+    ROOT / "accounts/tasks.py",
+    ROOT / "uploads/tasks.py",
+    ROOT / "jobs/tasks.py",
+    ROOT / "jobs/ops/tasks.py",
+]
 
 
 @pytest.mark.parametrize("path", TASK_MODULES, ids=lambda path: str(path.relative_to(ROOT)))

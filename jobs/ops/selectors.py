@@ -6,12 +6,16 @@ people see. Reads here join the two by id.
 Nothing read from Redis is trusted to load: a job whose data cannot be deserialized,
 whose hash is gone, or whose function does not exist is still listed, and can be
 requeued or deleted (jobs.ops.services).
+
+The failed set can hold many thousands of jobs, so failed jobs are read a batch at a
+time: one pipeline per queue for the whole batch (failed_jobs_read), never a round
+trip per job.
 """
 
 import logging
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import django_rq
@@ -21,7 +25,9 @@ from redis.exceptions import RedisError
 from rq import Worker
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
+from rq.results import Result
 
+from jobs import connections
 from jobs.conf import jobs_settings
 from jobs.models import JobRecord
 from jobs.worker import IDLE, live_workers
@@ -41,7 +47,7 @@ def queue_waiting(name):
     Waiting means ready to run and not yet taken by a worker: scheduled and deferred
     jobs are not late, and rows still pending (Redis was down) are the sweeper's.
     """
-    queue = django_rq.get_queue(name)
+    queue = connections.get_queue(name)
     now = timezone.now()
     enqueued = [
         job.enqueued_at
@@ -71,7 +77,7 @@ def queue_overview():
     backlog = queue_backlog()
     rows = []
     for name in jobs_settings.RQ_QUEUE_NAMES:
-        queue = django_rq.get_queue(name)
+        queue = connections.get_queue(name)
         rows.append(
             {
                 "name": name,
@@ -94,7 +100,7 @@ def worker_list():
     RQ keeps a dead worker's entry for minutes; a worker counts here only while its
     own heartbeat key (jobs.worker) is fresh.
     """
-    connection = django_rq.get_connection("default")
+    connection = connections.get_connection("default")
     registered = Worker.all(connection=connection)
     alive = live_workers([worker.name for worker in registered], connection=connection)
     workers = []
@@ -150,6 +156,7 @@ class FailedJob:
     meta: object = None
     traceback: str = ""
     failed_at: datetime | None = None
+    rq_job: Job | None = field(default=None, repr=False)  # what requeue and delete act on
 
     @property
     def ref(self):
@@ -166,62 +173,94 @@ class FailedJob:
         """One line: the record's error, else the last line of RQ's traceback."""
         if self.record is not None and self.record.error:
             return self.record.error
+        return self.rq_error
+
+    @property
+    def rq_error(self):
+        """What RQ says went wrong: its traceback's last line, or why it cannot be read."""
         return _last_line(self.traceback) or self.problem
 
 
 def failed_count():
-    return sum(django_rq.get_queue(name).failed_job_registry.count for name in queue_names())
+    return sum(connections.get_queue(name).failed_job_registry.count for name in queue_names())
 
 
 def failed_list(*, limit=FAILED_PAGE_SIZE):
-    """The failed jobs of every queue, most recent first within each queue."""
-    ids = []
+    """The failed jobs of every queue, most recent first within each queue.
+
+    Redis is asked a fixed number of times per queue, however long the page.
+    """
+    failed = []
     for name in queue_names():
-        registry = django_rq.get_queue(name).failed_job_registry
-        ids += [(name, job_id) for job_id in registry.get_job_ids(0, limit - 1, desc=True)]
-    ids = ids[:limit]
-    records = records_for_rq_ids([job_id for _, job_id in ids])
-    return [failed_describe(name, job_id, records.get(job_id)) for name, job_id in ids]
+        registry = connections.get_queue(name).failed_job_registry
+        job_ids = registry.get_job_ids(0, limit - len(failed) - 1, desc=True)
+        # An id taken out of the set since it was listed is simply left out.
+        failed += [job for job in failed_jobs_read(name, job_ids) if job is not None]
+        if len(failed) >= limit:
+            break
+    return failed
 
 
 def failed_get(queue_name, job_id):
     """One failed job with its traceback and arguments; None if it is not in the failed set."""
-    if not failed_set_contains(queue_name, job_id):
+    if queue_name not in queue_names() or not JOB_ID.match(job_id):
         return None
-    return failed_describe(queue_name, job_id, records_for_rq_ids([job_id]).get(job_id))
+    return failed_jobs_read(queue_name, [job_id])[0]
+
+
+def failed_jobs_read(queue_name, job_ids):
+    """The failed jobs `job_ids` of one queue, each with its record and RQ's copy.
+
+    One Redis round trip and one query for the lot. An id no longer in the failed set
+    gives None; one whose copy is gone or damaged gives a FailedJob saying so.
+    """
+    if not job_ids:
+        return []
+    queue = connections.get_queue(queue_name)
+    with queue.connection.pipeline(transaction=False) as pipe:
+        for job_id in job_ids:
+            pipe.zscore(queue.failed_job_registry.key, job_id)
+            pipe.hgetall(Job.key_for(job_id))
+            pipe.xrevrange(Result.get_key(job_id), "+", "-", count=1)
+        replies = pipe.execute(raise_on_error=False)
+    records = records_for_rq_ids(job_ids)
+    failed = []
+    for index, job_id in enumerate(job_ids):
+        score, data, results = replies[3 * index : 3 * index + 3]
+        if score is None or isinstance(score, Exception):
+            failed.append(None)
+            continue
+        job, problem = _rq_job_restore(queue, job_id, data)
+        failed.append(_failed_job(queue_name, job_id, records.get(job_id), job, problem, results))
+    return failed
 
 
 def failed_refs(values):
     """Parse "queue:job id" references from a form, dropping any that are malformed."""
-    refs = []
+    names = set(queue_names())
+    refs = {}  # a dict keeps the order and drops repeats
     for value in values:
         queue_name, _, job_id = value.partition(":")
-        if (
-            queue_name in queue_names()
-            and JOB_ID.match(job_id)
-            and (queue_name, job_id) not in refs
-        ):
-            refs.append((queue_name, job_id))
-    return refs
+        if queue_name in names and JOB_ID.match(job_id):
+            refs[queue_name, job_id] = None
+    return list(refs)
 
 
 def failed_all_refs():
-    """Every (queue, job id) in the failed sets, for "requeue all" and "delete all"."""
+    """Every (queue, job id) in the failed sets now, for "requeue all" and "delete all".
+
+    Ids only, one ZRANGE per queue: a few bytes a job, where the jobs themselves are
+    read a batch at a time (failed_jobs_read).
+    """
     return [
         (name, job_id)
         for name in queue_names()
-        for job_id in django_rq.get_queue(name).failed_job_registry.get_job_ids()
+        for job_id in connections.get_queue(name).failed_job_registry.get_job_ids()
     ]
 
 
 def queue_names():
     return list(jobs_settings.RQ_QUEUE_NAMES)
-
-
-def failed_set_contains(queue_name, job_id):
-    if queue_name not in queue_names() or not JOB_ID.match(job_id):
-        return False
-    return job_id in django_rq.get_queue(queue_name).failed_job_registry
 
 
 def records_for_rq_ids(job_ids):
@@ -248,9 +287,23 @@ def rq_job_load(queue, job_id):
         return None, f"Its data in Redis cannot be read ({type(exc).__name__})."
 
 
-def failed_describe(queue_name, job_id, record):
-    queue = django_rq.get_queue(queue_name)
-    job, problem = rq_job_load(queue, job_id)
+def _rq_job_restore(queue, job_id, data):
+    """RQ's copy of a job from its hash as HGETALL returned it, or None and why not."""
+    if isinstance(data, Exception):
+        return None, f"Its data in Redis cannot be read ({type(data).__name__})."
+    if not data:
+        return None, "Its data is gone from Redis."
+    job = queue.job_class(job_id, connection=queue.connection, serializer=queue.serializer)
+    try:
+        job.restore(data)
+    except NoSuchJobError:  # the hash has no "data" field
+        return None, "Its data in Redis cannot be read."
+    except Exception as exc:  # whatever else a damaged hash raises
+        return None, f"Its data in Redis cannot be read ({type(exc).__name__})."
+    return job, ""
+
+
+def _failed_job(queue_name, job_id, record, job, problem, results):
     failed = FailedJob(
         queue=queue_name,
         id=job_id,
@@ -260,21 +313,36 @@ def failed_describe(queue_name, job_id, record):
     )
     if job is None:
         return failed
+    failed.rq_job = job
     failed.meta = job.meta
     failed.func = rq_job_func_name(job)
     try:
         failed.args, failed.kwargs = job.args, job.kwargs
     except Exception:  # the serializer could not read them
         failed.problem = "Its function and arguments cannot be deserialized."
-    try:
-        result = job.latest_result()
-    except Exception:
-        result = None
+    result = _latest_result(job, job_id, results)
     if result is not None:
         failed.traceback = result.exc_string or ""
         failed.failed_at = result.created_at
     failed.failed_at = job.ended_at or failed.failed_at
     return failed
+
+
+def _latest_result(job, job_id, results):
+    """RQ's latest Result of a job from what XREVRANGE COUNT 1 returned, if readable."""
+    if not results or isinstance(results, Exception):
+        return None
+    result_id, payload = results[0]
+    try:
+        return Result.restore(
+            job_id,
+            result_id.decode(),
+            payload,
+            connection=job.connection,
+            serializer=job.serializer,
+        )
+    except Exception:  # a damaged entry: the job is listed without its traceback
+        return None
 
 
 def rq_job_func_name(job):
@@ -308,7 +376,7 @@ def health():
     except Exception as exc:  # any driver error means the same thing here: unhealthy
         report["database"] = f"error: {exc}"
     try:
-        redis = django_rq.get_connection("default")
+        redis = connections.get_connection("default")
         redis.ping()
         report["workers"] = len(worker_list())
         report["queues"] = queue_backlog()

@@ -1,7 +1,9 @@
 """Staff pages: the ops dashboard, the failed set with its actions; /metrics and /healthz.
 
 Every action is confirmed first: a GET shows what is about to happen, and only the
-POST from that page (with its CSRF token) does it.
+POST from that page (with its CSRF token) does it. One job is requeued or deleted
+there and then; a selection or the whole set is a background job (jobs.ops.tasks),
+and the POST redirects to the page that follows it.
 """
 
 import functools
@@ -11,13 +13,14 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, JsonResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_safe
 from redis.exceptions import RedisError
 
 from jobs.conf import jobs_settings
-from jobs.ops import selectors, services
+from jobs.models import JobRecord
+from jobs.ops import selectors, services, tasks
 from jobs.ops.metrics import metrics_exposition
 from jobs.sweeper import last_report
 
@@ -83,7 +86,7 @@ def failed_requeue(request, queue, job_id):
     job = _failed_or_404(queue, job_id)
     if request.method != "POST":
         return _confirm(request, "requeue", [job])
-    return _act(request, services.failed_jobs_requeue, [(queue, job_id)], "Requeued")
+    return _act_on_one(request, services.failed_job_requeue, job, "Requeued")
 
 
 @staff_required
@@ -92,19 +95,19 @@ def failed_delete(request, queue, job_id):
     job = _failed_or_404(queue, job_id)
     if request.method != "POST":
         return _confirm(request, "delete", [job])
-    return _act(request, services.failed_jobs_delete, [(queue, job_id)], "Deleted")
+    return _act_on_one(request, services.failed_job_delete, job, "Deleted")
 
 
 @staff_required
 @require_http_methods(["GET", "POST"])
 def failed_requeue_selected(request):
-    return _selected(request, "requeue", services.failed_jobs_requeue, "Requeued")
+    return _selected(request, "requeue", services.failed_jobs_requeue_start)
 
 
 @staff_required
 @require_http_methods(["GET", "POST"])
 def failed_delete_selected(request):
-    return _selected(request, "delete", services.failed_jobs_delete, "Deleted")
+    return _selected(request, "delete", services.failed_jobs_delete_start)
 
 
 @staff_required
@@ -112,7 +115,8 @@ def failed_delete_selected(request):
 def failed_requeue_all(request):
     if request.method != "POST":
         return _confirm(request, "requeue", None)
-    return _act(request, services.failed_jobs_requeue, selectors.failed_all_refs(), "Requeued")
+    record = services.failed_jobs_requeue_start(requested_by=request.user)
+    return redirect("ops:bulk", record.id)
 
 
 @staff_required
@@ -120,7 +124,22 @@ def failed_requeue_all(request):
 def failed_delete_all(request):
     if request.method != "POST":
         return _confirm(request, "delete", None)
-    return _act(request, services.failed_jobs_delete, selectors.failed_all_refs(), "Deleted")
+    record = services.failed_jobs_delete_start(requested_by=request.user)
+    return redirect("ops:bulk", record.id)
+
+
+@staff_required
+@require_GET
+def bulk(request, job_id):
+    """How far a bulk requeue or delete has got; when it is done, what it did."""
+    return render(request, "ops/bulk.html", _bulk_context(job_id))
+
+
+@staff_required
+@require_GET
+def bulk_panel(request, job_id):
+    """The bulk page's panel alone, which the page fetches again every few seconds."""
+    return render(request, "ops/_bulk.html", _bulk_context(job_id))
 
 
 @never_cache
@@ -158,14 +177,15 @@ def _failed_or_404(queue, job_id):
     return job
 
 
-def _selected(request, action, perform, done_word):
+def _selected(request, action, start):
     data = request.POST if request.method == "POST" else request.GET
     refs = selectors.failed_refs(data.getlist("job"))
     if not refs:
         messages.error(request, "Select at least one job first.")
         return redirect("ops:failed")
     if request.method == "POST":
-        return _act(request, perform, refs, done_word)
+        record = start(refs=refs, requested_by=request.user)
+        return redirect("ops:bulk", record.id)
     jobs = [job for job in (selectors.failed_get(queue, job_id) for queue, job_id in refs) if job]
     if not jobs:
         messages.error(request, "None of the selected jobs is in the failed set any more.")
@@ -179,10 +199,26 @@ def _confirm(request, action, jobs):
     return render(request, "ops/confirm.html", context)
 
 
-def _act(request, perform, refs, done_word):
-    done, errors = perform(refs=refs)
-    if done or not errors:
-        messages.success(request, f"{done_word} {done} job{'s' if done != 1 else ''}.")
-    for error in errors[:20]:
-        messages.error(request, error)
+def _act_on_one(request, perform, job, done_word):
+    try:
+        perform(queue_name=job.queue, job_id=job.id)
+    except services.FailedJobError as exc:
+        messages.error(request, f"{job.id}: {exc}")
+    else:
+        messages.success(request, f"{done_word} 1 job.")
     return redirect("ops:failed")
+
+
+BULK_ACTIONS = {tasks.requeue_failed_jobs.name: "requeue", tasks.delete_failed_jobs.name: "delete"}
+
+
+def _bulk_context(job_id):
+    record = get_object_or_404(JobRecord, pk=job_id, kind__in=BULK_ACTIONS)
+    result = record.result if record.status == JobRecord.Status.FINISHED else None
+    not_listed = result["total"] - result["done"] - len(result["errors"]) if result else 0
+    return {
+        "record": record,
+        "action": BULK_ACTIONS[record.kind],
+        "result": result,
+        "not_listed": not_listed,
+    }

@@ -5,8 +5,10 @@ import uuid
 
 import django_rq
 import pytest
+from django.urls import resolve
 from rq.job import Job
 
+from jobs.models import JobRecord
 from tests.jobs import tasks
 
 
@@ -51,6 +53,22 @@ def staff_client(client, staff):
     """The test client, logged in as staff."""
     client.force_login(staff)
     return client
+
+
+@pytest.fixture
+def post_and_commit(staff_client, django_capture_on_commit_callbacks):
+    """POST a bulk action as staff and commit, as a request would; return the row of the
+    job it recorded, after checking that the POST redirected to that job's page."""
+
+    def post(url, data=None):
+        with django_capture_on_commit_callbacks(execute=True):
+            response = staff_client.post(url, data or {})
+        assert response.status_code == 302
+        match = resolve(response.url)
+        assert match.view_name == "ops:bulk"
+        return JobRecord.objects.get(pk=match.kwargs["job_id"])
+
+    return post
 
 
 def failed_ids(queue="default"):

@@ -7,6 +7,7 @@ from django.urls import reverse
 from rq.job import Job
 
 from jobs.models import JobRecord
+from jobs.ops.tasks import requeue_failed_jobs
 from tests.jobs import tasks
 from tests.ops.conftest import failed_ids
 
@@ -227,7 +228,7 @@ def test_a_stale_copy_of_a_finished_job_is_not_requeued(staff_client, failed_rec
 
 
 def test_requeue_selected_requeues_only_those(
-    staff_client, failed_record, unimportable_job, enqueue, run_jobs
+    staff_client, failed_record, unimportable_job, enqueue, run_jobs, post_and_commit
 ):
     other = enqueue(tasks.always_fail, queue="low")
     run_jobs()
@@ -237,20 +238,29 @@ def test_requeue_selected_requeues_only_those(
     assert confirm.status_code == 200
     assert confirm.content.decode().count('type="hidden" name="job"') == 2
 
-    staff_client.post(reverse("ops:failed-requeue-selected"), {"job": selected})
+    bulk = post_and_commit(reverse("ops:failed-requeue-selected"), {"job": selected})
+    assert bulk.args == [selected]
+    run_jobs()
 
-    assert failed_ids() == []
+    bulk.refresh_from_db()
+    assert bulk.result == {"total": 2, "done": 2, "errors": []}
     assert failed_ids("low") == [str(other.id)]
     failed_record.refresh_from_db()
-    assert failed_record.status == "queued"
+    assert failed_record.status == "finished"  # it ran again, and succeeded this time
 
 
-def test_delete_selected_deletes_only_those(staff_client, failed_record, unimportable_job):
-    staff_client.post(
-        reverse("ops:failed-delete-selected"), {"job": [f"default:{unimportable_job.id}"]}
-    )
+def test_delete_selected_deletes_only_those(
+    staff_client, failed_record, unimportable_job, run_jobs, post_and_commit
+):
+    selected = [f"default:{unimportable_job.id}"]
+
+    bulk = post_and_commit(reverse("ops:failed-delete-selected"), {"job": selected})
+    assert sorted(failed_ids()) == sorted([str(failed_record.id), unimportable_job.id])
+    run_jobs()
 
     assert failed_ids() == [str(failed_record.id)]
+    bulk.refresh_from_db()
+    assert bulk.result["done"] == 1
 
 
 def test_selecting_nothing_or_nonsense_changes_nothing(staff_client, failed_record):
@@ -261,31 +271,64 @@ def test_selecting_nothing_or_nonsense_changes_nothing(staff_client, failed_reco
 
 
 def test_requeue_all_requeues_every_queue_and_reports_what_it_could_not(
-    staff_client, failed_record, unimportable_job, vanished_job_id, enqueue, run_jobs
+    staff_client,
+    staff,
+    failed_record,
+    unimportable_job,
+    vanished_job_id,
+    enqueue,
+    run_jobs,
+    post_and_commit,
 ):
     high = enqueue(tasks.always_fail, queue="high")
     run_jobs()
 
     confirm = staff_client.get(reverse("ops:failed-requeue-all"))
     assert "all 4 failed jobs" in confirm.content.decode()
-    response = staff_client.post(reverse("ops:failed-requeue-all"), follow=True)
+    assert "background job" in confirm.content.decode()
+    bulk = post_and_commit(reverse("ops:failed-requeue-all"))
 
-    page = response.content.decode()
-    assert "Requeued 3 jobs" in page
+    # The request only recorded the job: nothing has gone back to its queue yet.
+    assert (bulk.kind, bulk.owner, bulk.args) == (requeue_failed_jobs.name, staff, [])
+    assert failed_ids("high") == [str(high.id)]
+    waiting = staff_client.get(reverse("ops:bulk", args=[bulk.id])).content.decode()
+    assert "Queued" in waiting and "refreshes every 5 seconds" in waiting
+
+    run_jobs()
+
+    bulk.refresh_from_db()
+    assert bulk.status == "finished"
+    assert (bulk.result["total"], bulk.result["done"]) == (4, 3)
+    [error] = bulk.result["errors"]
+    assert error.startswith(vanished_job_id) and "gone from Redis" in error
+    page = staff_client.get(reverse("ops:bulk", args=[bulk.id])).content.decode()
+    assert "Requeued 3 of 4 jobs" in page
     assert "gone from Redis" in page
-    assert failed_ids("high") == []
-    assert failed_ids() == [vanished_job_id]
-    high.refresh_from_db()
-    assert high.status == "queued"
+    assert "refreshes" not in page
+    failed_record.refresh_from_db()
+    assert failed_record.status == "finished"
+    # Its owner's status page followed the job through the requeue.
+    assert (failed_record.attempts, failed_record.owner.username) == (2, "alice")
 
 
 def test_delete_all_empties_every_failed_set(
-    staff_client, failed_record, unreadable_job, vanished_job_id, enqueue, run_jobs
+    staff_client,
+    failed_record,
+    unreadable_job,
+    vanished_job_id,
+    enqueue,
+    run_jobs,
+    post_and_commit,
 ):
     enqueue(tasks.always_fail, queue="low")
     run_jobs()
 
-    response = staff_client.post(reverse("ops:failed-delete-all"), follow=True)
+    bulk = post_and_commit(reverse("ops:failed-delete-all"))
+    assert len(failed_ids()) == 3
+    run_jobs()
 
-    assert "Deleted 4 jobs" in response.content.decode()
+    page = staff_client.get(reverse("ops:bulk", args=[bulk.id])).content.decode()
+    assert "Deleted 4 of 4 jobs" in page
     assert failed_ids() == failed_ids("low") == []
+    failed_record.refresh_from_db()
+    assert failed_record.status == "failed"  # the record stays, as history
