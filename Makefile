@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PG_TEST_URL ?= $(or $(filter postgres%,$(DATABASE_URL)),postgres://postgres@127.0.0.1:5432/photos)
 
-.PHONY: install install-dev run test test-sqlite test-postgres test-chaos lint fmt check
+.PHONY: install install-dev run test test-sqlite test-postgres test-chaos lint fmt check bench bench-quick
 
 # `make run` installs what the app needs to run (requirements.txt); the test, lint and
 # check targets add the tools (requirements-dev.txt, which includes requirements.txt).
@@ -66,3 +66,16 @@ fmt: install-dev
 check: install-dev
 	$(PY) manage.py makemigrations --check --dry-run
 	$(MAKE) --no-print-directory lint
+
+# The benchmarks (bench/README.md): each starts what it needs on loopback and stops it.
+# They take minutes and load the machine: run them alone. bench-quick makes every run small.
+BENCHES := throughput images end_to_end fan_out requests pages
+
+bench: install-dev
+	$(PY) -m pip install --quiet -r requirements-bench.txt
+	for name in $(BENCHES); do $(PY) bench/$$name.py || exit 1; done
+	$(PY) bench/build_readme.py
+
+bench-quick:
+	BENCH_QUICK=1 $(MAKE) --no-print-directory bench
+

@@ -29,7 +29,7 @@ from django.apps import apps
 from django.conf import settings
 
 ROOT = Path(__file__).resolve().parent.parent
-DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), ROOT / "bench" / "RESULTS.md"]
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), ROOT / "bench" / "README.md"]
 
 PACKAGES = ("accounts", "uploads", "jobs", "config")
 # Where a path with a "/" must exist when it starts here (storage keys such as

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, UnidentifiedImageError
 
 ALLOWED_FORMATS = {"JPEG", "PNG", "WEBP", "GIF"}
 VARIANT_SIZES = {"large": 1600, "medium": 800, "thumb": 320}  # long edge in px, largest first
@@ -124,7 +124,7 @@ def make_variants(
     decompression bomb, or (checked again from the header) more than `max_pixels`.
     """
     ordered = sorted(sizes.items(), key=lambda item: item[1], reverse=True)
-    current = _decode_upright(source, ordered[0][1], max_pixels)
+    current, turn = _decode(source, ordered[0][1], max_pixels)
     # Resized copies inherit info, and the JPEG encoder writes a comment from it. Clearing
     # it drops EXIF (camera GPS!), XMP, ICC profile and comments from every variant.
     current.info.clear()
@@ -132,28 +132,51 @@ def make_variants(
     variants = []
     for done, (name, long_edge) in enumerate(ordered, start=1):
         # Each variant is made from the previous one: shrinking 1600px is cheaper than 4000px.
+        # _fit() treats width and height alike, so sizing before turning upright is the same.
         target = _fit(current.size, long_edge)
         if target != current.size:
             current = current.resize(target, Image.Resampling.LANCZOS, reducing_gap=3.0)
+        if turn is not None:
+            # Upright once, after the first resize: turning the large variant moves fewer
+            # pixels than turning the decoded image (bench/images.py measures it).
+            current, turn = current.transpose(turn), None
         variants.append(_encode(name, current))
         if on_progress:
             on_progress(done, len(ordered), name)
     return variants
 
 
-def _decode_upright(source: Source, long_edge: int, max_pixels: int | None) -> Image.Image:
+def _decode(
+    source: Source, long_edge: int, max_pixels: int | None
+) -> tuple[Image.Image, Image.Transpose | None]:
+    """The decoded image in the web's modes, and the transpose that makes it upright."""
     # Only our formats' plugins: if a caller skipped inspect_image, no other decoder runs.
     with _rejecting_bad_input(), _opened(source, sorted(ALLOWED_FORMATS)) as im:
         _check_pixels(*im.size, max_pixels)
         # A JPEG can be decoded at 1/2, 1/4 or 1/8 scale for far less time and memory;
-        # draft() must be told the target before anything loads the pixels.
+        # draft() must be told the target before anything loads the pixels. The target is
+        # the aspect-fitted size, not a square box (as thumbnail() passes): for a 4:3 photo
+        # a square box would keep the short side's scale at 1, a full-size decode.
         im.draft("RGB", _fit(im.size, long_edge))
         # The full decode, inside _rejecting_bad_input so that damage found only now
         # (truncated data, a corrupt stream) becomes ImageRejected. For an animated GIF
         # or WebP it decodes the first frame, the only one we use.
         im.load()
-        ImageOps.exif_transpose(im, in_place=True)
-        return _web_mode(im)
+        # What ImageOps.exif_transpose() would do, applied later to a smaller image.
+        turn = _ORIENTATION.get(im.getexif().get(ExifTags.Base.Orientation, 1))
+        return _web_mode(im), turn
+
+
+# EXIF orientation -> the transpose that shows the image upright (as ImageOps.exif_transpose).
+_ORIENTATION = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
 
 
 def _fit(size: tuple[int, int], long_edge: int) -> tuple[int, int]:
