@@ -6,10 +6,12 @@ Figures are compared as ratios measured in the same run: the machines are shared
 noisy, so absolute times vary from run to run and ratios do not.
 """
 
+import atexit
 import contextlib
 import html
 import os
 import platform
+import shutil
 import signal
 import statistics
 import subprocess
@@ -31,6 +33,7 @@ def private_redis():
 
     server = RedisServer(tempfile.mkdtemp(prefix="bench-redis-"))
     server.start()
+    atexit.register(shutil.rmtree, server.directory, ignore_errors=True)
     return server
 
 
