@@ -50,7 +50,7 @@ if role == "web":  # serves HTTP on the port given
     http.server.HTTPServer(address, http.server.SimpleHTTPRequestHandler).serve_forever()
 elif role == "worker":  # like RQ: the first SIGTERM lets the job (sys.argv[3] s) finish
     # A process in the worker's group, as RQ's scheduler process is: it must get no SIGTERM.
-    subprocess.Popen([sys.executable, __file__, str(events), "member"])
+    subprocess.Popen([sys.executable, __file__, str(events), "member", str(os.getpid())])
     job_done_at = None
 
     def warm_then_cold(signum, frame):
@@ -69,7 +69,9 @@ elif role == "worker":  # like RQ: the first SIGTERM lets the job (sys.argv[3] s
     record("exited")
 elif role == "member":  # lives as long as its parent
     signal.signal(signal.SIGTERM, lambda signum, frame: record("SIGTERM"))
-    parent = os.getppid()
+    # The parent's pid comes from the parent: one that died before this line ran would
+    # leave getppid() at 1 here, and this process running for good.
+    parent = int(sys.argv[3])
     while os.getppid() == parent:
         time.sleep(0.05)
 elif role == "stubborn":  # ignores SIGTERM
