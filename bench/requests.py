@@ -19,7 +19,7 @@ Versions (bench/bench_urls.py; every POST goes to a csrf_exempt wrapper, see the
 - upload: one synthetic 12 MP JPEG per POST, by clients logged in beforehand (sessions
   made in-process for bench users): queued (the site's uploads.views.upload), inline
   (make_variants in the request), no-job. The POST's own time is one client's p50; the
-  naive in-process resize of the same file (bench/imaging_bench.py's baseline) and
+  naive in-process resize of the same file (bench/images.py's naive baseline) and
   make_variants are timed in this process in the same run.
 """
 
@@ -345,7 +345,7 @@ def timed(fn, runs):
 
 
 def upload_phase(stack, *, clients, per_client, serial):
-    from bench.imaging_bench import naive_make_variants, synthetic_photo
+    from bench.images import naive_variants, synthetic_photo
     from uploads import imaging
 
     data = synthetic_photo()
@@ -353,7 +353,7 @@ def upload_phase(stack, *, clients, per_client, serial):
     users = bench_users("uploader", clients)
     cookies = [session_cookie(user) for user in users]
     runs = 2 if QUICK else 3
-    naive = timed(lambda: naive_make_variants(data), runs)
+    naive = timed(lambda: naive_variants(data), runs)
     chained = timed(lambda: imaging.make_variants(data), runs)
     print(
         f"  in-process: naive resize {naive * 1000:.0f} ms, make_variants {chained * 1000:.0f} ms"
@@ -483,7 +483,7 @@ def report(signups, uploads, naive, chained, image_bytes, params):
         "",
         "### Upload",
         "",
-        f"One synthetic 12 MP JPEG ({image_bytes / 2**20:.1f} MiB, bench/imaging_bench.py) per "
+        f"One synthetic 12 MP JPEG ({image_bytes / 2**20:.1f} MiB, bench/images.py) per "
         f"POST, by clients logged in beforehand (a session per bench user, made in-process "
         f"the way login() makes it). One client: {params['serial']} POSTs in a row, the POST's "
         f"own time; then {params['clients']} clients x {params['upload_per_client']} POSTs.",

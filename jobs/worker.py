@@ -71,7 +71,8 @@ class Heartbeat:
         self.job_id = IDLE
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"heartbeat-{name}", daemon=True)
-        # Its own connection: the worker's blocks for seconds at a time in BLPOP.
+        # Not the worker's connection, which blocks for seconds at a time in BLPOP: the
+        # process's shared client, whose pool gives this thread a connection of its own.
         self._connection = connections.get_connection("default")
 
     @property

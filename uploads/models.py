@@ -7,8 +7,8 @@ from django.db import models
 from jobs.models import JobRecord
 from jobs.selectors import job_public_error
 
-Job = JobRecord.Status
-ENDED_BADLY = (Job.FAILED, Job.CANCELED)
+JobStatus = JobRecord.Status
+ENDED_BADLY = (JobStatus.FAILED, JobStatus.CANCELED)
 
 
 @dataclass(frozen=True)
@@ -78,14 +78,14 @@ class Photo(models.Model):
         if not jobs:
             return PhotoState(self.Status.FAILED, "Failed: unknown error", 0)
         if any(job.status in ENDED_BADLY for job in jobs):
-            failed = next((job for job in jobs if job.status == Job.FAILED), None)
+            failed = next((job for job in jobs if job.status == JobStatus.FAILED), None)
             reason = job_public_error(failed) if failed else "canceled"
             return PhotoState(self.Status.FAILED, f"Failed: {reason}", 0)
-        if resize and resize.status == Job.STARTED:
+        if resize and resize.status == JobStatus.STARTED:
             return PhotoState(
                 self.Status.PROCESSING, f"Resizing {resize.progress}%", resize.progress * 7 // 10
             )
-        if resize and resize.status == Job.FINISHED:
+        if resize and resize.status == JobStatus.FINISHED:
             progress = publish.progress if publish else 0
             return PhotoState(self.Status.PROCESSING, "Publishing", 70 + progress * 3 // 10)
         return PhotoState(self.Status.PROCESSING, "Received", 0)
