@@ -1,11 +1,13 @@
 """Tracked-job throughput, side by side with Celery and plain RQ, in one run.
 
-Run: .venv/bin/python bench/throughput.py [--jobs N]      (BENCH_QUICK=1: 500 jobs)
+Run: .venv/bin/python bench/throughput.py [--jobs N] [--rounds R]
+     (BENCH_QUICK=1: 500 jobs, one round; otherwise 3,000 jobs, three rounds)
 
 For each variant this starts a private redis-server on loopback, enqueues N no-op jobs up
 front, starts the workers, and times from the moment the workers are started until all N
 jobs are done (polled every 0.2 s with one cheap query), then stops everything it started
-by process group. Figures are ratios to Celery measured in the same run.
+by process group. Figures are ratios to Celery measured in the same round; the variants
+run in turn, round after round, and the table gives medians.
 
 - tracked-default: the app's own path. bench.tasks.noop is declared with @job and
   enqueued with .enqueue() (a JobRecord row, then the push to RQ); the workers are the
@@ -32,6 +34,7 @@ against PostgreSQL (a throwaway database: it is migrated, and rows are added to 
 
 import argparse
 import gc
+import json
 import os
 import shutil
 import signal
@@ -304,13 +307,38 @@ RUNNERS = {
 # --- the report ----------------------------------------------------------------------
 
 
+def median_rows(rounds):
+    """One row per variant: the median of its rounds' figures, and of its ratio to
+    Celery within each round (a round's variants ran minutes apart, under the same load)."""
+    from bench.common import median
+
+    rows = []
+    for index, first in enumerate(rounds[0]):
+        runs = [rows_of_round[index] for rows_of_round in rounds]
+        row = dict(first)
+        for key in ("enqueue_rate", "first_at", "total", "rate", "steady"):
+            row[key] = median([run[key] for run in runs])
+        row["rounds"] = len(runs)
+        row["rates"] = [run["rate"] for run in runs]
+        for key in ("rate", "steady"):
+            ratios = []
+            for rows_of_round in rounds:
+                celery = next((r for r in rows_of_round if r["label"] == "celery-prefork"), None)
+                if celery:
+                    ratios.append(rows_of_round[index][key] / celery[key])
+            row[f"{key}_ratio"] = median(ratios) if ratios else None
+        rows.append(row)
+    return rows
+
+
 def report(rows, n, args):
     from bench.common import machine, svg_bars
 
-    celery = next((row for row in rows if row["label"] == "celery-prefork"), None)
-
     def ratio(row, key="rate"):
-        return f"{row[key] / celery[key]:.2f}x" if celery else "n/a"
+        value = row[f"{key}_ratio"]
+        return f"{value:.2f}x" if value is not None else "n/a"
+
+    rounds = rows[0]["rounds"]
 
     lines = [
         "## Throughput: tracked jobs, Celery and plain RQ",
@@ -318,17 +346,21 @@ def report(rows, n, args):
         f"{n:,} no-op jobs are enqueued up front, then the workers start; the time runs from "
         "the start of the workers until the last job is done (polled every 0.2 s), so it "
         'includes their start-up, which the "first done" column shows. Each variant gets '
-        "a private redis-server and two worker processes (or a pool of two). One run, "
-        f"{machine()}; the ratios are the figures to read.",
+        "a private redis-server and two worker processes (or a pool of two). "
+        f"{rounds} round{'s' if rounds > 1 else ''}, each running every variant in turn; "
+        "each figure is the median over the rounds, and each ratio the median of the "
+        f"ratios within a round. {machine()}; the ratios are the figures to read.",
         "",
-        "| variant | jobs/s | vs Celery | first done after | jobs/s after it | vs Celery "
-        "| enqueue, jobs/s |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| variant | jobs/s | vs Celery | each round, jobs/s | first done after "
+        "| jobs/s after it | vs Celery | enqueue, jobs/s |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
+        each = ", ".join(f"{rate:,.0f}" for rate in row["rates"])
         lines.append(
-            f"| {row['label']} | {row['rate']:,.1f} | {ratio(row)} | {row['first_at']:.2f} s "
-            f"| {row['steady']:,.1f} | {ratio(row, 'steady')} | {row['enqueue_rate']:,.0f} |"
+            f"| {row['label']} | {row['rate']:,.1f} | {ratio(row)} | {each} "
+            f"| {row['first_at']:.2f} s | {row['steady']:,.1f} | {ratio(row, 'steady')} "
+            f"| {row['enqueue_rate']:,.0f} |"
         )
     lines += ["", "The commands (run from the repository root, `.venv/bin` first on PATH):", ""]
     for row in rows:
@@ -343,7 +375,8 @@ def report(rows, n, args):
         "",
         "The tracked variant uses the app's settings as `make run` does (DEBUG and LOG_LEVEL "
         f"at their defaults, {tracked_db}); around the function, each job updates its row "
-        "twice (started, finished) and reads it once, and .enqueue() inserts the row, "
+        "twice (started, which reads the row back in the same statement, and finished), "
+        "and .enqueue() inserts the row, "
         "pushes the job to Redis and updates the row. Celery stores every result in its "
         "Redis backend; plain RQ keeps none (result_ttl=0). Each runs at its own default "
         "log level.",
@@ -376,8 +409,15 @@ def main(argv=None):
         default=int(os.environ.get("BENCH_PROCESSES") or os.environ.get("WORKERS") or 2),
         help="how many times to start it (default: WORKERS, else 2, as config/devrun.py)",
     )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1 if QUICK else 3,
+        help="run every variant this many times, interleaved, and report the medians",
+    )
     parser.add_argument("--label", default="", help="the tracked variant's name in the table")
     parser.add_argument("--database-url", default="", help="run the tracked variant on this DB")
+    parser.add_argument("--row-json", default="", help=argparse.SUPPRESS)
     parser.add_argument("--write", action="store_true", help="write bench/results/ anyway")
     parser.add_argument("--no-write", action="store_true", help="only print the table")
     args = parser.parse_args(argv)
@@ -392,16 +432,35 @@ def main(argv=None):
     # What the workers get: this environment as it was, before Django or Celery here
     # add to it.
     base_env = dict(os.environ)
-    rows = []
-    for name in chosen:
-        print(f"{name}: {args.jobs} jobs ...", flush=True)
+    if args.row_json:  # one variant, once, for the parent below
+        name = chosen[0]
         work = tempfile.mkdtemp(prefix=f"bench-throughput-{name}-")
         try:
-            rows.append(RUNNERS[name](args.jobs, args, base_env, work))
+            row = RUNNERS[name](args.jobs, args, base_env, work)
         except BaseException:
             print(f"  {name} failed; its logs are in {work}", file=sys.stderr)
             raise
         shutil.rmtree(work, ignore_errors=True)
+        Path(args.row_json).write_text(json.dumps(row))
+        return 0
+
+    # Each variant runs in a process of its own: Django and Celery, once set up in a
+    # process, keep the settings of the first private Redis they were given.
+    passed_on = [f"--jobs={args.jobs}", f"--processes={args.processes}"]
+    for option in ("worker_cmd", "label", "database_url"):
+        if getattr(args, option):
+            passed_on.append(f"--{option.replace('_', '-')}={getattr(args, option)}")
+    rounds = []
+    for number in range(1, args.rounds + 1):
+        rows = []
+        for name in chosen:
+            print(f"round {number}/{args.rounds}, {name}: {args.jobs} jobs ...", flush=True)
+            with tempfile.NamedTemporaryFile(suffix=".json") as out:
+                command = [sys.executable, __file__, f"--only={name}", f"--row-json={out.name}"]
+                subprocess.run([*command, *passed_on], env=base_env, check=True)
+                rows.append(json.loads(Path(out.name).read_text()))
+        rounds.append(rows)
+    rows = median_rows(rounds)
 
     markdown, chart = report(rows, args.jobs, args)
     if write:

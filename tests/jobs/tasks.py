@@ -81,3 +81,29 @@ def claim_then_sleep(key, seconds):
         time.sleep(seconds)
 
     return {"acted": once(f"claim:{key}", act)}
+
+
+# What Redis held while the last snapshot_redis job ran (tests/jobs/test_bookkeeping.py).
+SNAPSHOTS = []
+
+
+@job
+def snapshot_redis():
+    from django_rq import get_connection
+    from rq import get_current_job
+
+    from tests.jobs.redis_snapshot import snapshot
+
+    current = get_current_job()
+    SNAPSHOTS.append(snapshot(get_connection("default"), current.id, current.worker_name))
+
+
+@job
+def enqueue_own_dependent(label):
+    """While running, enqueue a job that waits for this one, as a late caller might."""
+    import django_rq
+    from rq import get_current_job
+
+    django_rq.get_queue("default").enqueue(
+        record_order.module_path, label, depends_on=get_current_job().id
+    )

@@ -30,6 +30,39 @@ def test_a_second_delivery_cannot_start_a_running_job(enqueue):
     assert (record.attempts, record.worker) == (1, "worker-1")
 
 
+def test_started_returns_the_row_exactly_as_a_query_reads_it(enqueue, django_user_model):
+    """started() reads the row back in its own UPDATE (RETURNING), and converts each
+    column as the ORM does: ids, JSON, times with their zone, the owner's key."""
+    owner = django_user_model.objects.create_user("ada", password="x")
+    record = enqueue(tasks.succeed, {"nested": [1, "two"]}, owner=owner, retries=2)
+
+    started = states.started(record.id, worker="worker-1")
+
+    read = JobRecord.objects.get(pk=record.pk)
+    fields = [field.attname for field in JobRecord._meta.concrete_fields]
+    assert {name: getattr(started, name) for name in fields} == {
+        name: getattr(read, name) for name in fields
+    }
+    assert (started.status, started.attempts, started.owner_id) == ("started", 1, owner.pk)
+    assert started.started_at.tzinfo is not None
+    assert started._state.adding is False
+
+
+def test_finished_changes_only_the_attempt_that_is_still_current(enqueue):
+    record = enqueue(tasks.succeed, 1)
+    attempt = states.started(record.id, worker="worker-1")
+    JobRecord.objects.filter(pk=record.pk).update(attempts=5)  # a later attempt took over
+
+    assert states.finished(attempt, result={"value": 1}, duration=0.1) is False
+    assert JobRecord.objects.get(pk=record.pk).status == "started"
+
+    attempt.attempts = 5
+    assert states.finished(attempt, result={"value": 1}, duration=0.1) is True
+    finished = JobRecord.objects.get(pk=record.pk)
+    assert (finished.status, finished.result, finished.stage) == ("finished", {"value": 1}, "Done")
+    assert (finished.progress, finished.error) == (100, "")
+
+
 def test_a_duplicate_failing_after_the_job_finished_leaves_the_next_step_alone(enqueue):
     parent = enqueue(tasks.succeed, 1)
     child = enqueue(tasks.succeed, 2, after=parent)

@@ -27,6 +27,14 @@ def test_one_redis_client_serves_every_call_for_the_same_settings(settings):
     assert moved.connection_pool.connection_kwargs["port"] == 1
 
 
+def test_redis_replies_are_parsed_in_c_by_hiredis():
+    connection = connections.get_connection("default").connection_pool.get_connection()
+    try:
+        assert type(connection._parser).__name__ == "_HiredisParser"
+    finally:
+        connections.get_connection("default").connection_pool.release(connection)
+
+
 def test_rqs_own_heartbeat_goes_out_at_most_once_a_second(redis):
     worker = SimpleWorker([django_rq.get_queue("default")], connection=redis)
     worker.register_birth()
