@@ -69,7 +69,7 @@ check: install-dev
 
 # The benchmarks (bench/README.md): each starts what it needs on loopback and stops it.
 # They take minutes and load the machine: run them alone. bench-quick makes every run small.
-BENCHES := throughput images end_to_end fan_out requests pages
+BENCHES := throughput images end_to_end fan_out requests pages profiles
 
 bench: install-dev
 	$(PY) -m pip install --quiet -r requirements-bench.txt

@@ -27,6 +27,17 @@ def main():
     sections += sorted(path for path in RESULTS.glob("*.md") if path not in sections)
     body = [HEADER.format(date=datetime.date.today().isoformat(), machine=machine())]
     body += [path.read_text() for path in sections if path.exists()]
+    profiles = sorted((ROOT / "bench" / "profiles").glob("*.txt"))
+    if profiles:
+        body.append(
+            "## Profiles\n\n`bench/profiles.py` writes a cProfile of each path whose goal is "
+            "not met, and of the worker (docs/performance.md reads them):\n\n"
+            + "".join(
+                f"- [{path.stem}](profiles/{path.name}): "
+                f"{path.read_text().splitlines()[0].split(': ', 1)[1]}\n"
+                for path in profiles
+            )
+        )
     (ROOT / "bench" / "README.md").write_text("\n".join(body))
 
 

@@ -57,9 +57,10 @@ def _log(event, record, **fields):
 
 def pushed(record, *, status):
     """pending -> queued, scheduled or deferred: RQ now holds the job."""
-    moved = JobRecord.objects.filter(pk=record.pk, status=Status.PENDING).update(
-        status=status, enqueued_at=timezone.now()
-    )
+    values = [status, _db("enqueued_at", timezone.now()), _db("id", record.pk), Status.PENDING]
+    with connection.cursor() as cursor:
+        cursor.execute(_statements().pushed, values)
+        moved = cursor.rowcount
     if moved:
         _log(status, record, queue=record.queue)
     return bool(moved)
@@ -231,11 +232,11 @@ def _failed_for_good(record, error):
         import_string(hook)(record)
 
 
-# started() and finished() are the two transitions every job makes, so each is one UPDATE
-# written once in SQL rather than built by the ORM on every call: building it took three
-# times as long as SQLite took to run it (docs/performance.md). started() reads the row
-# back in the same statement (RETURNING, in SQLite 3.35+ and PostgreSQL), instead of a
-# second query. They change the same columns, under the same conditions, as the
+# pushed(), started() and finished() are the transitions every job makes, so each is one
+# UPDATE written once in SQL rather than built by the ORM on every call: building it took
+# three times as long as SQLite took to run it (docs/performance.md). started() reads the
+# row back in the same statement (RETURNING, in SQLite 3.35+ and PostgreSQL), instead of
+# a second query. They change the same columns, under the same conditions, as the
 # QuerySet.update() calls beside them.
 
 
@@ -257,6 +258,9 @@ class _Statements:
             f"UPDATE {table} SET status = %s, attempts = attempts + 1, started_at = %s, "
             f"stage = %s, worker = %s WHERE id = %s AND status IN ({waiting}) "
             f"RETURNING {columns}"
+        )
+        self.pushed = (
+            f"UPDATE {table} SET status = %s, enqueued_at = %s WHERE id = %s AND status = %s"
         )
         self.finished = (
             f"UPDATE {table} SET status = %s, progress = 100, stage = %s, error = '', "

@@ -48,6 +48,17 @@ def test_started_returns_the_row_exactly_as_a_query_reads_it(enqueue, django_use
     assert started._state.adding is False
 
 
+def test_pushed_moves_a_pending_row_once_and_stamps_it(enqueue):
+    from django.utils import timezone
+
+    record = enqueue(tasks.succeed, 1)
+
+    assert record.status == "queued"
+    assert abs((timezone.now() - record.enqueued_at).total_seconds()) < 60
+    assert states.pushed(record, status="scheduled") is False  # no longer pending
+    assert JobRecord.objects.get(pk=record.pk).status == "queued"
+
+
 def test_finished_changes_only_the_attempt_that_is_still_current(enqueue):
     record = enqueue(tasks.succeed, 1)
     attempt = states.started(record.id, worker="worker-1")

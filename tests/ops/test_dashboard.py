@@ -76,7 +76,8 @@ def test_a_worker_whose_heartbeat_stopped_is_not_listed(staff_client, redis):
     # RQ keeps a killed worker's entry for minutes; its heartbeat key expires in seconds.
     worker = Worker([django_rq.get_queue("default")], connection=redis)
     worker.register_birth()
-    redis.delete(heartbeat_key(worker.name))
+    worker.liveness.stop()  # as if killed: its heartbeat key goes, and its thread with it
+    assert not redis.exists(heartbeat_key(worker.name))
 
     response = staff_client.get(reverse("ops:dashboard"))
 

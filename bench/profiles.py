@@ -1,0 +1,224 @@
+"""A cProfile of each path whose goal in docs/performance.md is not met, and of the worker.
+
+Run: .venv/bin/python bench/profiles.py [--only NAME,...]      (BENCH_QUICK=1: smaller runs)
+
+Each profile runs the app's own code in this process, against a private redis-server and
+SQLite in a temporary DATA_DIR, with bench.bench_settings, and writes the 25 functions
+that took the most time, inside their calls and on their own, to
+bench/profiles/<name>.txt:
+
+- worker: a jobs.worker.SimpleWorker draining tracked no-op jobs (bench.tasks.noop);
+- images: uploads.imaging.make_variants on bench/images.py's 12 MP JPEG;
+- fan_out: accounts.services.digests_fan_out for a few thousand people;
+- polling: GET /jobs/<uuid>.json through Django's test client, as a signed-in owner;
+- ops_pages: GET /ops/ and /ops/failed/ as staff, with job rows and a failed set;
+- signup: POST /accounts/signup/ with the app's own password hasher (PBKDF2).
+
+cProfile adds its own cost to every call, so read these for where the time goes, not for
+how long it takes: bench/README.md has the timings.
+"""
+
+import argparse
+import cProfile
+import io
+import os
+import pstats
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench" / "profiles"
+TOP = 25
+
+sys.path.insert(0, str(ROOT))
+from bench.common import QUICK, private_redis  # noqa: E402
+
+
+def profiled(name, what, run):
+    """Profile run(), and write the profile with a line saying what it measured."""
+    profile = cProfile.Profile()
+    began = time.perf_counter()
+    profile.enable()
+    run()
+    profile.disable()
+    took = time.perf_counter() - began
+    sections = []
+    for order, title in (("cumulative", "time inside each call"), ("tottime", "own time")):
+        text = io.StringIO()
+        pstats.Stats(profile, stream=text).sort_stats(order).print_stats(TOP)
+        sections.append(f"## by {title} ({order})\n\n{_short_paths(text.getvalue()).strip()}")
+    OUT.mkdir(parents=True, exist_ok=True)
+    body = f"# {name}: {what}\n# {took:.2f} s under cProfile (python bench/profiles.py)\n\n"
+    (OUT / f"{name}.txt").write_text(body + "\n\n".join(sections) + "\n")
+    print(f"{name}: {what}, {took:.2f} s -> bench/profiles/{name}.txt")
+
+
+def _short_paths(text):
+    """File names relative to site-packages, the standard library or the repository."""
+    for directory in sorted({*sys.path, str(ROOT)}, key=len, reverse=True):
+        if directory and directory.startswith("/"):
+            text = text.replace(directory.rstrip("/") + "/", "")
+    return text
+
+
+def profile_worker():
+    from django_rq import get_queue
+
+    from bench.tasks import noop
+    from jobs.worker import SimpleWorker
+
+    jobs = 500 if QUICK else 2000
+    for i in range(jobs):
+        noop.enqueue(i)
+    queues = [get_queue(name) for name in ("high", "default", "low")]
+    worker = SimpleWorker(queues, connection=queues[0].connection)
+    profiled(
+        "worker",
+        f"one SimpleWorker draining {jobs:,} tracked no-op jobs",
+        lambda: worker.work(burst=True, logging_level="WARNING"),
+    )
+
+
+def profile_images():
+    from bench.images import synthetic_photo
+    from uploads import imaging
+
+    data = synthetic_photo()
+    photos = 2 if QUICK else 5
+    profiled(
+        "images",
+        f"make_variants on a 12 MP JPEG, {photos} times",
+        lambda: [imaging.make_variants(data) for _ in range(photos)],
+    )
+
+
+def profile_fan_out():
+    from accounts.services import digests_fan_out
+    from bench.fan_out import create_people
+
+    people = 1000 if QUICK else 5000
+    create_people(people)
+    profiled(
+        "fan_out",
+        f"digests_fan_out for {people:,} people (rows and pushes)",
+        digests_fan_out,
+    )
+
+
+def _client_for(user):
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def profile_polling():
+    from django.contrib.auth import get_user_model
+
+    from bench.tasks import noop
+
+    owner = get_user_model().objects.create_user("poller", password="x")
+    record = noop.enqueue(1, owner=owner)
+    client = _client_for(owner)
+    url = f"/jobs/{record.id}.json"
+    requests = 300 if QUICK else 1500
+
+    def poll():
+        for _ in range(requests):
+            assert client.get(url).status_code == 200
+
+    profiled("polling", f"{requests:,} GETs of {url.replace(str(record.id), '<uuid>')}", poll)
+
+
+def profile_ops_pages():
+    from django.contrib.auth import get_user_model
+
+    from bench.pages import Seeder
+
+    staff = get_user_model().objects.create_superuser("staff", "staff@example.com", "x")
+    owners = [get_user_model().objects.create_user(f"owner{i}", password="x") for i in range(20)]
+    jobs, failed = (2_000, 200) if QUICK else (20_000, 2_000)
+    Seeder(staff, owners).grow(jobs, failed)
+    client = _client_for(staff)
+    requests = 10 if QUICK else 40
+
+    def pages():
+        for _ in range(requests):
+            for path in ("/ops/", "/ops/failed/"):
+                assert client.get(path).status_code == 200
+
+    profiled(
+        "ops_pages",
+        f"{requests} GETs each of /ops/ and /ops/failed/ with {jobs:,} job rows and "
+        f"{failed:,} failed jobs",
+        pages,
+    )
+
+
+def profile_signup():
+    from django.test import Client
+
+    signups = 3 if QUICK else 10
+
+    def sign_up():
+        for _ in range(signups):
+            name = f"new{uuid.uuid4().hex[:8]}"
+            response = Client().post(
+                "/accounts/signup/",
+                {
+                    "username": name,
+                    "email": f"{name}@example.com",
+                    "password1": "a long and lovely passphrase 42",
+                    "password2": "a long and lovely passphrase 42",
+                },
+            )
+            assert response.status_code == 302, response.status_code
+
+    profiled("signup", f"{signups} signups with the app's password hasher", sign_up)
+
+
+PROFILES = {
+    "worker": profile_worker,
+    "images": profile_images,
+    "fan_out": profile_fan_out,
+    "polling": profile_polling,
+    "ops_pages": profile_ops_pages,
+    "signup": profile_signup,
+}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", default=",".join(PROFILES))
+    args = parser.parse_args(argv)
+    chosen = [name.strip() for name in args.only.split(",") if name.strip()]
+    unknown = set(chosen) - set(PROFILES)
+    if unknown:
+        parser.error(f"unknown profiles: {', '.join(sorted(unknown))}")
+
+    server = private_redis()
+    try:
+        os.environ.update(
+            DJANGO_SETTINGS_MODULE="bench.bench_settings",
+            REDIS_URL=server.url,
+            DATA_DIR=tempfile.mkdtemp(prefix="bench-profiles-"),
+            LOG_LEVEL="WARNING",
+        )
+        os.environ.pop("DATABASE_URL", None)
+        import django
+        from django.core.management import call_command
+
+        django.setup()
+        call_command("migrate", verbosity=0)
+        for name in chosen:
+            PROFILES[name]()
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
