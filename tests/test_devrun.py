@@ -136,8 +136,12 @@ class Supervised:
         ]
 
     def web_answers(self):
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/", timeout=1) as response:
-            return response.status == 200
+        """Whether the web stand-in answers; it says it started just before it listens."""
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/", timeout=1) as response:
+                return response.status == 200
+        except OSError:  # URLError, connection refused or reset
+            return False
 
     def wait_until_up(self, *names):
         """Until each of `names` has been started and its stand-in has recorded so."""
