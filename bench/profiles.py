@@ -7,9 +7,12 @@ SQLite in a temporary DATA_DIR, with bench.bench_settings, and writes the 25 fun
 that took the most time, inside their calls and on their own, to
 bench/profiles/<name>.txt:
 
-- worker: a jobs.worker.SimpleWorker draining tracked no-op jobs (bench.tasks.noop);
+- worker: a jobs.worker.SimpleWorker draining tracked no-op jobs (bench.tasks.noop),
+  after measuring the CPU and Redis round trips per job of it and of RQ's own SimpleWorker;
 - images: uploads.imaging.make_variants on bench/images.py's 12 MP JPEG;
 - fan_out: accounts.services.digests_fan_out for a few thousand people;
+- digest_send: a SimpleWorker sending the digests that queued, to Django's in-memory mail
+  backend (the bench's SMTP sink is a process of its own);
 - polling: GET /jobs/<uuid>.json through Django's test client, as a signed-in owner;
 - ops_pages: GET /ops/ and /ops/failed/ as staff, with job rows and a failed set;
 - signup: POST /accounts/signup/ with the app's own password hasher (PBKDF2).
@@ -37,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 from bench.common import QUICK, private_redis  # noqa: E402
 
 
-def profiled(name, what, run):
+def profiled(name, what, run, notes=()):
     """Profile run(), and write the profile with a line saying what it measured."""
     profile = cProfile.Profile()
     began = time.perf_counter()
@@ -51,7 +54,8 @@ def profiled(name, what, run):
         pstats.Stats(profile, stream=text).sort_stats(order).print_stats(TOP)
         sections.append(f"## by {title} ({order})\n\n{_short_paths(text.getvalue()).strip()}")
     OUT.mkdir(parents=True, exist_ok=True)
-    body = f"# {name}: {what}\n# {took:.2f} s under cProfile (python bench/profiles.py)\n\n"
+    body = f"# {name}: {what}\n# {took:.2f} s under cProfile (python bench/profiles.py)\n"
+    body += "".join(f"# {note}\n" for note in notes) + "\n"
     (OUT / f"{name}.txt").write_text(body + "\n\n".join(sections) + "\n")
     print(f"{name}: {what}, {took:.2f} s -> bench/profiles/{name}.txt")
 
@@ -64,13 +68,49 @@ def _short_paths(text):
     return text
 
 
+def worker_cost(worker_class, jobs):
+    """(ms of CPU, Redis round trips) per tracked no-op job for one in-process burst worker."""
+    from django_rq import get_queue
+    from redis.connection import Connection
+
+    from bench.tasks import noop
+
+    for i in range(jobs):
+        noop.enqueue(i)
+    queues = [get_queue(name) for name in ("high", "default", "low")]
+    worker = worker_class(queues, connection=queues[0].connection)
+    sent = [0]
+    send = Connection.send_packed_command
+
+    def counted(self, command, check_health=True):
+        sent[0] += 1
+        return send(self, command, check_health)
+
+    Connection.send_packed_command = counted
+    try:
+        began = time.process_time()
+        worker.work(burst=True, logging_level="WARNING")
+        cpu = time.process_time() - began
+    finally:
+        Connection.send_packed_command = send
+    return cpu / jobs * 1000, sent[0] / jobs
+
+
 def profile_worker():
+    import rq
     from django_rq import get_queue
 
     from bench.tasks import noop
     from jobs.worker import SimpleWorker
 
     jobs = 500 if QUICK else 2000
+    costs = [
+        f"{name}: {ms:.2f} ms of CPU and {trips:.1f} Redis round trips per job"
+        for name, (ms, trips) in (
+            ("RQ's own rq.SimpleWorker", worker_cost(rq.SimpleWorker, jobs)),
+            ("the app's jobs.worker.SimpleWorker", worker_cost(SimpleWorker, jobs)),
+        )
+    ]
     for i in range(jobs):
         noop.enqueue(i)
     queues = [get_queue(name) for name in ("high", "default", "low")]
@@ -79,6 +119,7 @@ def profile_worker():
         "worker",
         f"one SimpleWorker draining {jobs:,} tracked no-op jobs",
         lambda: worker.work(burst=True, logging_level="WARNING"),
+        notes=[f"without the profiler, {jobs:,} jobs each, one after the other:", *costs],
     )
 
 
@@ -106,6 +147,32 @@ def profile_fan_out():
         f"digests_fan_out for {people:,} people (rows and pushes)",
         digests_fan_out,
     )
+
+
+def profile_digest_send():
+    from django.conf import settings
+    from django.core import mail
+    from django_rq import get_queue
+
+    from accounts.services import digests_fan_out
+    from bench.fan_out import create_people
+    from jobs.worker import SimpleWorker
+
+    queues = [get_queue(name) for name in ("high", "default", "low")]
+    if not get_queue("low").count:  # the fan_out profile, if it ran, queued them already
+        create_people(200 if QUICK else 1000)
+        digests_fan_out()
+    people = get_queue("low").count
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    mail.outbox = []
+    worker = SimpleWorker(queues, connection=queues[0].connection)
+    profiled(
+        "digest_send",
+        f"one SimpleWorker sending {people:,} digests (Django's in-memory mail backend, "
+        "so without the SMTP connection each email opens)",
+        lambda: worker.work(burst=True, logging_level="WARNING"),
+    )
+    assert len(mail.outbox) >= people, len(mail.outbox)
 
 
 def _client_for(user):
@@ -185,6 +252,7 @@ PROFILES = {
     "worker": profile_worker,
     "images": profile_images,
     "fan_out": profile_fan_out,
+    "digest_send": profile_digest_send,
     "polling": profile_polling,
     "ops_pages": profile_ops_pages,
     "signup": profile_signup,
@@ -207,6 +275,7 @@ def main(argv=None):
             REDIS_URL=server.url,
             DATA_DIR=tempfile.mkdtemp(prefix="bench-profiles-"),
             LOG_LEVEL="WARNING",
+            EMAIL_RATE_LIMIT="1000000",  # as bench/fan_out.py: the limiter, not its limit
         )
         os.environ.pop("DATABASE_URL", None)
         import django
