@@ -37,6 +37,30 @@ def private_redis():
     return server
 
 
+def wait_until(n, count, processes, *, what, stall_seconds=120, poll_seconds=0.2):
+    """Poll count() until it reaches n; the clock starts at the call. Returns (total s,
+    (s until count() was first above 0, the count then)). Gives up, with the processes'
+    log tails, when nothing moved for `stall_seconds` or one of them exited."""
+    began = time.perf_counter()
+    first, last_count, last_progress = None, 0, began
+    while True:
+        counted = count()
+        now = time.perf_counter()
+        if counted >= n:
+            return now - began, first or (now - began, 0)
+        if counted and first is None:
+            first = (now - began, counted)
+        if counted > last_count:
+            last_count, last_progress = counted, now
+        elif now - last_progress > stall_seconds:
+            raise RuntimeError(
+                f"no {what} for {stall_seconds} s ({counted}/{n})\n{processes.tails()}"
+            )
+        if dead := processes.dead():
+            raise RuntimeError(f"process exited: {dead} ({counted}/{n})\n{processes.tails()}")
+        time.sleep(poll_seconds)
+
+
 def percentile(values, p):
     """The p-th percentile (0-100) of `values`, by linear interpolation."""
     ordered = sorted(values)

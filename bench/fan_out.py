@@ -79,23 +79,13 @@ def create_people(users):
 
 
 def wait_for_emails(out, n, processes):
-    """Seconds from now until the sink holds n messages; (total, first at, done at first)."""
-    began = time.perf_counter()
-    first, last_count, last_progress = None, 0, began
-    while True:
-        count = len(out.read_text().splitlines()) if out.exists() else 0
-        now = time.perf_counter()
-        if count >= n:
-            return now - began, first or (now - began, 0)
-        if count and first is None:
-            first = (now - began, count)
-        if count > last_count:
-            last_count, last_progress = count, now
-        elif now - last_progress > STALL_SECONDS:
-            raise RuntimeError(f"no email for {STALL_SECONDS} s ({count}/{n})\n{processes.tails()}")
-        if dead := processes.dead():
-            raise RuntimeError(f"process exited: {dead} ({count}/{n})\n{processes.tails()}")
-        time.sleep(0.2)
+    """Seconds from now until the sink holds n messages; (total, (first at, count then))."""
+    from bench.common import wait_until
+
+    def received():
+        return len(out.read_text().splitlines()) if out.exists() else 0
+
+    return wait_until(n, received, processes, what="email", stall_seconds=STALL_SECONDS)
 
 
 def main(users):

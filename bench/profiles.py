@@ -68,17 +68,23 @@ def _short_paths(text):
     return text
 
 
+def burst_worker(worker_class):
+    """A worker of `worker_class` on the Procfile's queues, in their order."""
+    from django_rq import get_queue
+
+    queues = [get_queue(name) for name in ("high", "default", "low")]
+    return worker_class(queues, connection=queues[0].connection)
+
+
 def worker_cost(worker_class, jobs):
     """(ms of CPU, Redis round trips) per tracked no-op job for one in-process burst worker."""
-    from django_rq import get_queue
     from redis.connection import Connection
 
     from bench.tasks import noop
 
     for i in range(jobs):
         noop.enqueue(i)
-    queues = [get_queue(name) for name in ("high", "default", "low")]
-    worker = worker_class(queues, connection=queues[0].connection)
+    worker = burst_worker(worker_class)
     sent = [0]
     send = Connection.send_packed_command
 
@@ -98,7 +104,6 @@ def worker_cost(worker_class, jobs):
 
 def profile_worker():
     import rq
-    from django_rq import get_queue
 
     from bench.tasks import noop
     from jobs.worker import SimpleWorker
@@ -113,8 +118,7 @@ def profile_worker():
     ]
     for i in range(jobs):
         noop.enqueue(i)
-    queues = [get_queue(name) for name in ("high", "default", "low")]
-    worker = SimpleWorker(queues, connection=queues[0].connection)
+    worker = burst_worker(SimpleWorker)
     profiled(
         "worker",
         f"one SimpleWorker draining {jobs:,} tracked no-op jobs",
@@ -158,14 +162,13 @@ def profile_digest_send():
     from bench.fan_out import create_people
     from jobs.worker import SimpleWorker
 
-    queues = [get_queue(name) for name in ("high", "default", "low")]
     if not get_queue("low").count:  # the fan_out profile, if it ran, queued them already
         create_people(200 if QUICK else 1000)
         digests_fan_out()
     people = get_queue("low").count
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     mail.outbox = []
-    worker = SimpleWorker(queues, connection=queues[0].connection)
+    worker = burst_worker(SimpleWorker)
     profiled(
         "digest_send",
         f"one SimpleWorker sending {people:,} digests (Django's in-memory mail backend, "

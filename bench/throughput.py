@@ -56,7 +56,7 @@ VARIANTS = ["tracked-default", "celery-prefork", "rq-best", "rq-fork"]
 PLAIN_FUNC = "bench.throughput.plain_noop"
 
 sys.path.insert(0, str(ROOT))
-from bench.common import Processes  # noqa: E402
+from bench.common import Processes, wait_until  # noqa: E402
 
 
 def plain_noop(i):
@@ -64,28 +64,15 @@ def plain_noop(i):
 
 
 def wait_until_done(n, count_done, processes):
-    """Poll until count_done() reaches n. The clock starts when this is called, right
-    after the workers were started. Returns (total s, s until a first job was done,
-    jobs done at that first sighting)."""
-    began = time.perf_counter()
-    first = None
-    last_progress, last_done = began, 0
-    while True:
-        done = count_done()
-        now = time.perf_counter()
-        if done >= n:
-            return now - began, first or (now - began, 0)
-        if done and first is None:
-            first = (now - began, done)
-        if done > last_done:
-            last_progress, last_done = now, done
-        elif now - last_progress > STALL_SECONDS:
-            raise RuntimeError(
-                f"no job done for {STALL_SECONDS} s ({done}/{n} done)\n{processes.tails()}"
-            )
-        if dead := processes.dead():
-            raise RuntimeError(f"worker exited: {dead} ({done}/{n} done)\n{processes.tails()}")
-        time.sleep(POLL_SECONDS)
+    """Poll until count_done() reaches n; see bench.common.wait_until."""
+    return wait_until(
+        n,
+        count_done,
+        processes,
+        what="job done",
+        stall_seconds=STALL_SECONDS,
+        poll_seconds=POLL_SECONDS,
+    )
 
 
 def result(label, command, n, processes_count, enqueue_s, enqueue_how, drain):
