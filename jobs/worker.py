@@ -39,7 +39,9 @@ import time
 import rq
 from django.db import close_old_connections
 from django.db import connections as db_connections
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq.timeouts import JobTimeoutException
 from rq.utils import now
 
@@ -187,8 +189,13 @@ class SimpleWorker(LivenessMixin, FrugalLoopMixin, rq.SimpleWorker):
     def dequeue_job_and_maintain_ttl(self, timeout, max_idle_time=None):
         """The next job, taken and started in one round trip; when every queue is
         empty, RQ's own blocking wait for one."""
-        self.heartbeat()
-        taken = bookkeeping.take(self)  # which sets the worker's TTL from the job's
+        try:
+            self.heartbeat()
+            taken = bookkeeping.take(self)  # which sets the worker's TTL from the job's
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            # RQ's own wait below logs the outage and retries with a backoff.
+            self.log.warning("Worker %s: could not take a job (%s)", self.name, exc)
+            taken = None
         if taken is None:
             return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
         job, queue, self._taken = taken

@@ -5,6 +5,7 @@ import django_rq
 import pytest
 import rq
 from redis.connection import Connection
+from redis.exceptions import ConnectionError as RedisConnectionError
 from rq.worker import WorkerStatus
 
 from jobs import bookkeeping
@@ -69,6 +70,27 @@ def test_a_dependent_added_while_its_parent_runs_is_enqueued_when_the_parent_end
     SimpleWorker(queues(), connection=redis).work(burst=True)
 
     assert redis.lrange("test:order", 0, -1) == [b"late child"]
+
+
+def test_a_worker_that_cannot_reach_redis_to_take_a_job_waits_in_rqs_own_loop(
+    enqueue, redis, monkeypatch
+):
+    """RQ's wait retries an unreachable Redis with a backoff; take() raising must not
+    stop the worker instead."""
+    record = enqueue(tasks.succeed, 1)
+    take, failures = bookkeeping.take, []
+
+    def flaky_take(worker):
+        if not failures:
+            failures.append(1)
+            raise RedisConnectionError("Redis is restarting")
+        return take(worker)
+
+    monkeypatch.setattr(bookkeeping, "take", flaky_take)
+    SimpleWorker(queues(), connection=redis).work(burst=True)
+
+    record.refresh_from_db()
+    assert (failures, record.status) == ([1], "finished")
 
 
 def test_a_job_with_a_result_to_keep_takes_rqs_own_success_path(enqueue, redis):
