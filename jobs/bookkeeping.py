@@ -11,12 +11,12 @@ trips, and the Python that builds them, cost more than the job (docs/performance
 jobs.worker.SimpleWorker makes two instead, leaving Redis exactly as RQ would:
 
 - `take()`: one Lua script that pops the next job from the worker's queues, in their
-  order, reads it, and starts it: what RQ's dequeue, `prepare_execution()` and
-  `prepare_job_execution()` do (the Execution, the started registry, the job's status,
-  the worker's state and heartbeat). The job moves from its queue to the started
-  registry atomically, so no crash can lose it in between. When every queue is empty,
-  the worker waits in RQ's own blocking pop, and `start()` does the rest in one
-  pipeline;
+  order and skipping paused ones (jobs.pausing), reads it, and starts it: what RQ's
+  dequeue, `prepare_execution()` and `prepare_job_execution()` do (the Execution, the
+  started registry, the job's status, the worker's state and heartbeat). The job moves
+  from its queue to the started registry atomically, so no crash can lose it in
+  between. When every queue is empty, the worker waits in a blocking pop
+  (jobs.pausing.pop()), and `start()` does the rest in one pipeline;
 - `finish()`: one Lua script that does what RQ's `handle_job_success()` does for a job
   whose result is not kept (`result_ttl=0`, the default of jobs.base): delete the job,
   its executions and its registry entries, and count the success on the worker. The
@@ -42,9 +42,12 @@ from rq import Retry
 from rq.defaults import DEFAULT_WORKER_TTL, RQ_KEY_PREFIX
 from rq.executions import Execution
 from rq.job import Job, JobStatus
+from rq.queue import Queue
 from rq.results import Result
 from rq.utils import as_text, current_timestamp, now, utcformat
 from rq.worker import WorkerStatus
+
+from jobs import pausing
 
 # KEYS: the job's dependents, the job, its dependencies, its results, its executions,
 #       the queue's started registry, the worker.
@@ -72,16 +75,25 @@ redis.call('HSET', KEYS[7], 'state', ARGV[4])
 return 1
 """
 
-# KEYS: the worker's queues, in order.
+# KEYS: the paused queues' set (jobs.pausing), then the worker's queues, in order.
 # ARGV: the job key prefix, the key prefix, a new execution id, the worker's name, the
 #       worker's key, the time now (seconds, integer), the time now (seconds, float),
-#       the time now as RQ writes it in a job, RQ's default worker TTL, the busy state.
+#       the time now as RQ writes it in a job, RQ's default worker TTL, the busy state,
+#       the queue key prefix.
 # Returns {queue key, job id, the job's hash} with the job started, {queue key, job id,
 # the job's hash, 0} if its timeout is not a number of seconds (left for start()), or
-# false when every queue is empty. Ids whose job no longer exists are skipped, as RQ does.
+# {0, the names of the worker's paused queues} when every other queue is empty. Paused
+# queues are skipped; ids whose job no longer exists are skipped, as RQ does.
 TAKE = """
-for _, queue_key in ipairs(KEYS) do
-    while true do
+local paused = {0}
+for q = 2, #KEYS do
+    local queue_key = KEYS[q]
+    local name = string.sub(queue_key, #ARGV[11] + 1)
+    local open = redis.call('SISMEMBER', KEYS[1], name) == 0
+    if not open then
+        table.insert(paused, name)
+    end
+    while open do
         local job_id = redis.call('LPOP', queue_key)
         if not job_id then
             break
@@ -131,7 +143,7 @@ for _, queue_key in ipairs(KEYS) do
         end
     end
 end
-return false
+return paused
 """
 
 _scripts = {}  # registered once each; every call names its client
@@ -146,7 +158,8 @@ def _script(connection, source):
 def take(worker):
     """Pop the next job from `worker`'s queues and start it, in one round trip.
 
-    Returns (job, queue, execution), or None when every queue is empty.
+    Returns (job, queue, execution), or None when every queue not paused is empty; then
+    the worker learns which of its queues are paused (worker.paused_queues_seen()).
     """
     connection = worker.connection
     execution_id = uuid.uuid4().hex
@@ -163,10 +176,12 @@ def take(worker):
         stamp,
         DEFAULT_WORKER_TTL,
         WorkerStatus.BUSY,
+        Queue.redis_queue_namespace_prefix,
     ]
-    keys = [queue.key for queue in worker._ordered_queues]
+    keys = [pausing.KEY, *(queue.key for queue in worker._ordered_queues)]
     taken = _script(connection, TAKE)(keys=keys, args=args, client=connection)
-    if not taken:
+    if taken[0] == 0:
+        worker.paused_queues_seen(as_text(name) for name in taken[1:])
         return None
     queue_key, job_id, fields = as_text(taken[0]), as_text(taken[1]), taken[2]
     queue = next(queue for queue in worker.queues if queue.key == queue_key)

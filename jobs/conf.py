@@ -30,6 +30,9 @@ class Defaults:
     JOBS_WORKER_TTL: int = 15
     """A worker whose heartbeat is older than this many seconds is dead."""
 
+    JOBS_STATS_FLUSH_SECONDS: float = 1.0
+    """How often, at most, a process writes the chart figures it counted (jobs.stats)."""
+
     EMAIL_RATE_LIMIT: int = 100
     """Emails all workers together may send per window (jobs.mail)."""
 

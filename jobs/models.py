@@ -68,6 +68,16 @@ class JobRecord(models.Model):
         indexes = [
             models.Index(fields=["owner", "-created_at"]),
             models.Index(fields=["status", "updated_at"]),
+            # The ops search (jobs.ops.selectors.job_search) filters on one of these and
+            # shows the newest first.
+            models.Index(fields=["-created_at"], name="jobrecord_created"),
+            models.Index(fields=["status", "-created_at"], name="jobrecord_status_created"),
+            models.Index(fields=["kind", "-created_at"], name="jobrecord_kind_created"),
+            models.Index(fields=["queue", "-created_at"], name="jobrecord_queue_created"),
+        ]
+        permissions = [
+            ("view_ops", "Can look at the operations console"),
+            ("act_ops", "Can act in the operations console"),
         ]
 
     def __str__(self):
@@ -76,6 +86,64 @@ class JobRecord(models.Model):
     @property
     def is_terminal(self):
         return self.status in self.TERMINAL
+
+
+class JobAttempt(models.Model):
+    """One attempt at a job, written when it ends: by the worker that ran it, or by the
+    sweeper when that worker died. The attempt still running is the record itself."""
+
+    class Outcome(models.TextChoices):
+        FINISHED = "finished", "Finished"
+        RETRYING = "retrying", "Failed; retrying"
+        FAILED = "failed", "Failed"
+        STOPPED = "stopped", "Its worker stopped"
+
+    job = models.ForeignKey(JobRecord, on_delete=models.CASCADE, related_name="attempt_rows")
+    number = models.PositiveIntegerField()
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField()
+    duration = models.FloatField(null=True, blank=True, help_text="Seconds it ran.")
+    worker = models.CharField(max_length=200, blank=True)
+    host = models.CharField(max_length=200, blank=True, help_text="host:pid of the process.")
+    error = models.TextField(blank=True)
+    traceback = models.TextField(blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["job", "number", "ended_at"]
+        indexes = [models.Index(fields=["job", "number"])]
+
+    def __str__(self):
+        return f"{self.job_id} attempt {self.number} ({self.outcome})"
+
+    @property
+    def wait(self):
+        """Seconds from queued to started, when both are known."""
+        if self.queued_at and self.started_at:
+            return max(0.0, (self.started_at - self.queued_at).total_seconds())
+        return None
+
+
+class JobEvent(models.Model):
+    """Something that happened to a job besides an attempt: the sweeper recovered it,
+    staff requeued or deleted it, it was canceled. `actor` is the person, if one acted."""
+
+    job = models.ForeignKey(JobRecord, on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField(auto_now_add=True)
+    kind = models.CharField(max_length=32)
+    message = models.CharField(max_length=300, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["job", "at"]
+        indexes = [models.Index(fields=["job", "at"])]
+
+    def __str__(self):
+        return f"{self.job_id} {self.kind} at {self.at}"
 
 
 class IdempotencyKey(models.Model):

@@ -163,6 +163,11 @@ def job_repush(*, record: JobRecord, at_front: bool = False) -> bool:
     return job_push(record=record, at_front=at_front)
 
 
+def job_forget(*, record: JobRecord) -> None:
+    """Remove every copy Redis holds of a recorded job that is not running; the row stays."""
+    _forget_rq_copy(connections.get_queue(record.queue), str(record.id))
+
+
 def _forget_rq_copy(queue, job_id: str) -> None:
     """Remove every trace of `job_id` from `queue` and its registries, but not the list
     of jobs waiting for it: those are released when the new copy finishes."""
@@ -332,25 +337,30 @@ def job_records_prune(*, ended_before: datetime, batch_size: int = 1000) -> dict
     Rows go `batch_size` at a time, each batch in its own short transaction, and are
     never loaded: Django's delete() reads every row it deletes into memory first, in one
     transaction as long as the whole prune. Deleting without it, the prune does itself
-    what on_delete=SET_NULL would: it clears every foreign key to the rows, whichever
-    app declares it (uploads' Photo points at its jobs), so the engine names no app.
+    what on_delete would: it clears every SET_NULL foreign key to the rows, whichever
+    app declares it (uploads' Photo points at its jobs), so the engine names no app, and
+    deletes the rows of CASCADE keys (a job's attempts and events) the same way, which
+    is right for rows that nothing points at in turn.
     """
     references = [
         relation.field
         for relation in JobRecord._meta.get_fields(include_hidden=True)
         if relation.auto_created and not relation.concrete and not relation.many_to_many
     ]
-    if unhandled := [f for f in references if f.remote_field.on_delete is not models.SET_NULL]:
-        raise NotImplementedError(f"job_records_prune clears SET_NULL keys only: {unhandled}")
+    handled = (models.SET_NULL, models.CASCADE)
+    if unhandled := [f for f in references if f.remote_field.on_delete not in handled]:
+        raise NotImplementedError(f"job_records_prune handles SET_NULL and CASCADE: {unhandled}")
     ended = JobRecord.objects.filter(status__in=JobRecord.TERMINAL, finished_at__lt=ended_before)
     ended = ended.exclude(dependents__status__in=[*JobRecord.WAITING, Status.STARTED])
     deleted = 0
     while batch := list(ended.values_list("pk", flat=True)[:batch_size]):
         with transaction.atomic():
             for field in references:
-                field.model._base_manager.filter(**{f"{field.name}__in": batch}).update(
-                    **{field.name: None}
-                )
+                pointing = field.model._base_manager.filter(**{f"{field.name}__in": batch})
+                if field.remote_field.on_delete is models.CASCADE:
+                    pointing._raw_delete(pointing.db)
+                else:
+                    pointing.update(**{field.name: None})
             # One DELETE ... WHERE id IN (batch): the statement delete() itself sends when
             # nothing points at the rows, without reading them first.
             deleted += JobRecord.objects.filter(pk__in=batch)._raw_delete(JobRecord.objects.db)

@@ -15,23 +15,34 @@ given up for dead and then reports back finds its token gone and changes nothing
     started --finished--> finished
     started --failed--> failed          started --retrying--> queued | scheduled
     started --waiting--> scheduled      started --recovered--> pending | failed
+    scheduled --ran_early--> queued
     queued | scheduled | deferred --lost--> pending
     pending | queued | scheduled | deferred --canceled--> canceled
     any but finished --gave_up--> failed
     failed | canceled --requeued--> pending
 
 docs/reliability.md draws the same graph.
+
+Each attempt leaves a JobAttempt row when it ends (how long it waited and ran, on which
+worker and host, its error and traceback), written by the transition that ended it;
+what else happens to a job (the sweeper recovers it, it is canceled) is a JobEvent.
+Together they are the job's timeline on /ops/jobs/<uuid>/. Each ended attempt is also
+counted in the per-minute figures of jobs.stats, in the process, at no round trip.
 """
 
 import functools
 import logging
+import os
+import socket
+from datetime import timedelta
 
 from django.db import connection
 from django.db.models import F
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from jobs.models import JobRecord
+from jobs import stats
+from jobs.models import JobAttempt, JobEvent, JobRecord
 from jobs.signals import job_failed
 
 logger = logging.getLogger("jobs")
@@ -41,6 +52,8 @@ WAITING = JobRecord.WAITING
 IN_REDIS = (Status.QUEUED, Status.SCHEDULED, Status.DEFERRED)
 DEPENDENCY_FAILED = "An earlier step failed"
 WORKER_STOPPED = "The worker running it stopped"
+Outcome = JobAttempt.Outcome
+HOSTNAME = socket.gethostname()
 
 
 def _current_attempt(record):
@@ -102,18 +115,32 @@ def finished(record, *, result, duration):
         cursor.execute(_statements().finished, [*values, *attempt])
         moved = cursor.rowcount
     if moved:
+        _attempt_ended(record, Outcome.FINISHED, duration=duration)
         _log("finished", record, attempt=record.attempts, duration=f"{duration:.3f}s")
     return bool(moved)
 
 
-def retrying(record, *, error, delay, duration=0.0):
-    """started -> queued or scheduled: this attempt failed and RQ will run another."""
+def retrying(record, *, error, delay, duration=0.0, traceback=""):
+    """started -> queued or scheduled: this attempt failed and RQ will run another.
+
+    `enqueued_at` becomes the time the next attempt goes back to its queue.
+    """
+    next_at = timezone.now() + timedelta(seconds=delay)
     moved = _current_attempt(record).update(
         status=Status.SCHEDULED if delay else Status.QUEUED,
         stage=f"Retrying in {delay}s" if delay else "Retrying",
         error=error,
+        enqueued_at=next_at,
     )
     if moved:
+        _attempt_ended(
+            record,
+            Outcome.RETRYING,
+            duration=duration,
+            error=error,
+            traceback=traceback,
+            next_attempt_at=next_at,
+        )
         _log(
             "retrying",
             record,
@@ -124,17 +151,28 @@ def retrying(record, *, error, delay, duration=0.0):
     return bool(moved)
 
 
-def failed(record, *, error, duration=0.0):
-    """started -> failed: the last attempt failed. Alerts staff and cancels the next steps."""
+def failed(record, *, error, duration=None, traceback="", outcome=Outcome.FAILED):
+    """started -> failed: the last attempt failed. Alerts staff and cancels the next steps.
+
+    `outcome` STOPPED: the sweeper found its worker dead, in another process.
+    """
     moved = _current_attempt(record).update(
         status=Status.FAILED, stage="Failed", error=error, finished_at=timezone.now()
     )
     if moved:
+        _attempt_ended(
+            record,
+            outcome,
+            duration=duration,
+            error=error,
+            traceback=traceback,
+            here=outcome != Outcome.STOPPED,
+        )
         _log(
             "failed",
             record,
             attempt=record.attempts,
-            duration=f"{duration:.3f}s",
+            duration="unknown" if duration is None else f"{duration:.3f}s",
             error=repr(error),
         )
         _failed_for_good(record, error)
@@ -149,6 +187,7 @@ def waiting(record, *, seconds, reason):
         stage=f"{reason}; next try in {seconds}s",
     )
     if moved:
+        _event(record, "waiting", f"{reason}; next try in {seconds}s")
         _log("waiting", record, seconds=seconds, reason=repr(reason))
     return bool(moved)
 
@@ -164,9 +203,38 @@ def recovered(record):
             status=Status.PENDING, stage=f"{WORKER_STOPPED}; retrying", error=WORKER_STOPPED
         )
         if moved:
+            _attempt_ended(record, Outcome.STOPPED, duration=None, error=WORKER_STOPPED, here=False)
+            _event(record, "recovered", f"The sweeper found {WORKER_STOPPED.lower()}; retrying")
             _log("recovered", record, attempt=record.attempts, worker=record.worker)
         return bool(moved)
-    return failed(record, error=WORKER_STOPPED)
+    moved = failed(record, error=WORKER_STOPPED, outcome=Outcome.STOPPED)
+    if moved:
+        _event(record, "recovered", f"The sweeper found {WORKER_STOPPED.lower()}; no attempts left")
+    return moved
+
+
+def ran_early(record):
+    """scheduled -> queued: staff moved its delayed job or retry to its queue ahead of time.
+
+    A retry's stage stops saying how long it waits; run_at becomes now, so that a push
+    of the row again (the sweeper's, if Redis loses the job) does not put it back into
+    the future. A row the worker started meanwhile, or that moved on otherwise, is left
+    alone.
+    """
+    now = timezone.now()
+    values = {
+        "status": Status.QUEUED,
+        "enqueued_at": now,
+        "stage": "Retrying" if record.attempts else "",
+    }
+    if record.run_at and record.run_at > now:
+        values["run_at"] = now
+    moved = JobRecord.objects.filter(
+        pk=record.pk, status=Status.SCHEDULED, attempts=record.attempts
+    ).update(**values)
+    if moved:
+        _log("ran_early", record, queue=record.queue)
+    return bool(moved)
 
 
 def lost(record):
@@ -175,6 +243,7 @@ def lost(record):
         status=Status.PENDING
     )
     if moved:
+        _event(record, "lost", f"Redis no longer had it ({record.status}); pushed again")
         _log("lost", record, was=record.status)
     return bool(moved)
 
@@ -185,6 +254,7 @@ def canceled(record, *, reason="Canceled"):
         status=Status.CANCELED, stage=reason, finished_at=timezone.now()
     )
     if moved:
+        _event(record, "canceled", reason)
         _log("canceled", record, reason=repr(reason))
     return bool(moved)
 
@@ -198,6 +268,7 @@ def gave_up(record, *, error):
     )
     if moved:
         record.refresh_from_db()
+        _event(record, "gave up", error)
         _log("failed", record, attempt=record.attempts, error=repr(error))
         _failed_for_good(record, error)
     return bool(moved)
@@ -219,6 +290,46 @@ def requeued(record):
     if moved:
         _log("requeued", record, attempts=record.attempts)
     return bool(moved)
+
+
+def _attempt_ended(
+    record, outcome, *, duration, error="", traceback="", next_attempt_at=None, here=True
+):
+    """The JobAttempt row of the attempt `record` holds, which just ended, and its count
+    in the per-minute figures. `here`: this process ran it (not so for the sweeper)."""
+    now = timezone.now()
+    started_at, queued_at = record.started_at, record.enqueued_at
+    values = {
+        "job_id": record.pk,
+        "number": record.attempts,
+        "outcome": outcome,
+        "queued_at": queued_at,
+        "started_at": started_at,
+        "ended_at": now,
+        "duration": duration,
+        "worker": record.worker,
+        "host": f"{HOSTNAME}:{os.getpid()}" if here else "",
+        "error": error,
+        "traceback": traceback,
+        "next_attempt_at": next_attempt_at,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _statements().attempt,
+            [_db(name, values[name], model=JobAttempt) for name in ATTEMPT_FIELDS],
+        )
+    wait = (started_at - queued_at).total_seconds() if started_at and queued_at else None
+    stats.record(
+        queue=record.queue,
+        kind=record.kind,
+        outcome=outcome,
+        wait=None if wait is None else max(0.0, wait),
+        run=duration,
+    )
+
+
+def _event(record, kind, message, *, actor=None):
+    JobEvent.objects.create(job_id=record.pk, kind=kind, message=message[:300], actor=actor)
 
 
 def _failed_for_good(record, error):
@@ -262,6 +373,12 @@ class _Statements:
         self.pushed = (
             f"UPDATE {table} SET status = %s, enqueued_at = %s WHERE id = %s AND status = %s"
         )
+        attempt_table = quote(JobAttempt._meta.db_table)
+        attempt_columns = [JobAttempt._meta.get_field(name).column for name in ATTEMPT_FIELDS]
+        self.attempt = (
+            f"INSERT INTO {attempt_table} ({', '.join(quote(c) for c in attempt_columns)}) "
+            f"VALUES ({', '.join(['%s'] * len(attempt_columns))})"
+        )
         self.finished = (
             f"UPDATE {table} SET status = %s, progress = 100, stage = %s, error = '', "
             "result = %s, finished_at = %s WHERE id = %s AND status = %s AND attempts = %s"
@@ -285,6 +402,22 @@ def _statements():
     return _statements_for(connection.vendor)
 
 
-def _db(name, value):
-    """`value` as JobRecord's field `name` stores it in this database."""
-    return JobRecord._meta.get_field(name).get_db_prep_save(value, connection)
+ATTEMPT_FIELDS = (
+    "job_id",
+    "number",
+    "outcome",
+    "queued_at",
+    "started_at",
+    "ended_at",
+    "duration",
+    "worker",
+    "host",
+    "error",
+    "traceback",
+    "next_attempt_at",
+)
+
+
+def _db(name, value, *, model=JobRecord):
+    """`value` as `model`'s field `name` stores it in this database."""
+    return model._meta.get_field(name).get_db_prep_save(value, connection)

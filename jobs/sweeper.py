@@ -40,7 +40,7 @@ from rq.registry import clean_registries
 from rq.scheduler import RQScheduler
 from rq.worker_registration import clean_worker_registry
 
-from jobs import connections, states
+from jobs import connections, states, stats
 from jobs.conf import jobs_settings
 from jobs.models import JobRecord
 from jobs.services import job_push, job_repush
@@ -76,6 +76,7 @@ def sweep():
         for name, step in STEPS:
             report[name] = step(connection)
             _take_lock(connection)  # a long pass keeps the lock
+        stats.sample_queues()  # the charts' queue depth, a point per pass at least
         report["at"] = timezone.now().isoformat()
         report["seconds"] = round(time.monotonic() - began, 3)
         connection.set(REPORT_KEY, json.dumps(report))

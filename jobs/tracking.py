@@ -13,6 +13,7 @@ import logging
 import math
 import threading
 import time
+import traceback
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -82,11 +83,14 @@ def tracked(func: Callable[..., Any]) -> Callable[..., Any]:
             duration = time.monotonic() - began
             if isinstance(exc, Permanent):
                 rq_job.retries_left = 0  # RQ's worker reads it next: no retry, failed for good
+            details = traceback.format_exc()
             if rq_job.should_retry:
                 delay = rq_job.get_retry_interval()
-                states.retrying(record, error=error, delay=delay, duration=duration)
+                states.retrying(
+                    record, error=error, delay=delay, duration=duration, traceback=details
+                )
             else:
-                states.failed(record, error=error, duration=duration)
+                states.failed(record, error=error, duration=duration, traceback=details)
             raise
         finally:
             _running.record = None

@@ -18,7 +18,8 @@ def job_list(request):
 @login_required
 def job_detail(request, job_id):
     record = job_get_for_user(request.user, job_id)
-    return render(request, "jobs/detail.html", {"record": record, "job": job_as_json(record)})
+    context = {"record": record, "job": job_as_json(record), "attempts": record.attempt_rows.all()}
+    return render(request, "jobs/detail.html", context)
 
 
 @require_safe

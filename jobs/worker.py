@@ -25,11 +25,15 @@ RQ's own worker key, and look for `rq suspend`, at most once a second (RQ does e
 every dequeue, for a key that lives for minutes), and write the worker's state only when
 it changes. The SimpleWorker also does RQ's bookkeeping for each job in two round trips
 instead of about fifteen (jobs.bookkeeping).
+
+Both take jobs only from queues that are not paused (jobs.pausing), which RQ cannot do:
+its `rq suspend` stops every queue at once.
 """
 
 import contextlib
 import ctypes
 import logging
+import math
 import os
 import signal
 import sys
@@ -43,9 +47,10 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq.timeouts import JobTimeoutException
-from rq.utils import now
+from rq.utils import as_text, now
+from rq.worker import WorkerStatus
 
-from jobs import bookkeeping, connections
+from jobs import bookkeeping, connections, pausing, stats
 from jobs.conf import jobs_settings
 
 logger = logging.getLogger("jobs.worker")
@@ -55,6 +60,8 @@ IDLE = "-"  # the key's value while no job runs
 PR_SET_PDEATHSIG = 1
 RQ_HEARTBEAT_EVERY = 1.0  # seconds; RQ's worker key itself lives worker_ttl + 60 s
 SUSPENSION_CHECK_EVERY = 1.0  # seconds: how soon a worker notices `rq suspend`
+PAUSED_WAIT = 2  # seconds: how long a worker with a paused queue waits before it looks again
+PAUSED = "paused"  # the state of a worker whose every queue is paused
 
 
 def heartbeat_key(name):
@@ -107,6 +114,7 @@ class Heartbeat:
                 self.beat()
             except RedisError as exc:
                 logger.warning("worker %s: heartbeat failed (%s)", self.name, exc)
+            stats.flush()  # an idle worker's last counts, which no next job writes
 
 
 class LivenessMixin:
@@ -123,6 +131,7 @@ class LivenessMixin:
     def register_death(self):
         if self.liveness is not None:
             self.liveness.stop()
+        stats.flush()
         super().register_death()
 
     def execute_job(self, job, queue):
@@ -164,11 +173,101 @@ class FrugalLoopMixin:
         super().set_state(state, pipeline)
 
 
-class Worker(LivenessMixin, FrugalLoopMixin, rq.Worker):
+class PausableMixin:
+    """RQ's wait for the next job, on the worker's queues that are not paused.
+
+    What the worker knows of the paused set comes with the replies it gets anyway: take()
+    and pausing.pop() report it. While none of its queues is paused, the worker waits in
+    RQ's long blocking pop (minutes): a queue paused meanwhile that hands it a job gets
+    the job back (pausing.CLAIM). While one is, the pop lasts PAUSED_WAIT seconds, and
+    the worker reads the set again at the next heartbeat, in the same round trip: about
+    one round trip a second more than RQ's wait, and only while a queue is paused.
+    """
+
+    paused_queues = frozenset()  # those of the worker's queues it last saw paused
+    _paused_read_at = float("-inf")
+
+    def paused_queues_seen(self, names):
+        ours = set(self.queue_names())
+        seen = frozenset(name for name in names if name in ours)
+        if seen != self.paused_queues:
+            self.log.info(
+                "Worker %s: paused queues: %s", self.name, ", ".join(sorted(seen)) or "none"
+            )
+        self.paused_queues = seen
+        self._paused_read_at = time.monotonic()
+
+    def dequeue_job_and_maintain_ttl(self, timeout, max_idle_time=None):
+        """The next job and its queue, or None: in burst mode (`timeout` None) when every
+        queue not paused is empty, else when the worker was idle for `max_idle_time`.
+
+        While every queue it serves is paused, the worker's state (in RQ's worker key)
+        is "paused" rather than "idle"."""
+        self.procline("Listening on " + ",".join(self.queue_names()))
+        connection_wait_time = 1.0
+        idle_since = time.monotonic()
+        while True:
+            try:
+                self._heartbeat_and_read_paused()
+                if self.should_run_maintenance_tasks:
+                    self.run_maintenance_tasks()
+                queues = [q for q in self._ordered_queues if q.name not in self.paused_queues]
+                wait = timeout
+                if wait is not None and self.paused_queues:
+                    wait = min(wait, PAUSED_WAIT)
+                if wait is not None and max_idle_time is not None:
+                    idle_left = math.ceil(max_idle_time - (time.monotonic() - idle_since))
+                    if idle_left <= 0:
+                        break
+                    wait = min(wait, idle_left)
+                if not queues and timeout is None:
+                    break  # burst mode: as if they were empty
+                self.set_state(WorkerStatus.IDLE if queues else PAUSED)
+                if not queues:
+                    time.sleep(wait)
+                    continue
+                result = pausing.pop(self, queues, wait)
+                if result is not None:
+                    job, queue = result
+                    self.reorder_queues(reference_queue=queue)
+                    self.log.info("Worker %s: %s: %s", self.name, queue.name, job.id)
+                    self.heartbeat()
+                    return result
+                if timeout is None:  # the look found nothing it may take
+                    break
+            except (RedisConnectionError, RedisTimeoutError) as exc:
+                self.log.error(
+                    "Worker %s: could not connect to Redis (%s), retrying in %d seconds...",
+                    self.name,
+                    exc,
+                    connection_wait_time,
+                )
+                time.sleep(connection_wait_time)
+                connection_wait_time = min(
+                    connection_wait_time * self.exponential_backoff_factor,
+                    self.max_connection_wait_time,
+                )
+        self.heartbeat()
+        return None
+
+    def _heartbeat_and_read_paused(self):
+        """RQ's heartbeat; when one of the worker's queues is paused, with a read of the
+        paused set in the same round trip, at most once a second."""
+        if not self.paused_queues or time.monotonic() - self._paused_read_at < 1.0:
+            self.heartbeat()
+            return
+        with self.connection.pipeline(transaction=False) as pipeline:
+            self.heartbeat(pipeline=pipeline)
+            pipeline.smembers(pausing.KEY)
+            names = pipeline.execute()[-1]
+        self.paused_queues_seen(as_text(name) for name in names)
+
+
+class Worker(LivenessMixin, FrugalLoopMixin, PausableMixin, rq.Worker):
     """RQ's forking worker, with a heartbeat and a work horse that dies with it."""
 
 
-class SimpleWorker(LivenessMixin, FrugalLoopMixin, rq.SimpleWorker):
+class SimpleWorker(LivenessMixin, FrugalLoopMixin, PausableMixin, rq.SimpleWorker):
     """RQ's non-forking worker, with a heartbeat and RQ's bookkeeping in two round trips.
 
     Jobs share the worker's database connection, so each job is treated like a request:
@@ -187,13 +286,13 @@ class SimpleWorker(LivenessMixin, FrugalLoopMixin, rq.SimpleWorker):
     _taken = None  # the Execution of the job take() just started
 
     def dequeue_job_and_maintain_ttl(self, timeout, max_idle_time=None):
-        """The next job, taken and started in one round trip; when every queue is
-        empty, RQ's own blocking wait for one."""
+        """The next job of a queue that is not paused, taken and started in one round
+        trip; when every such queue is empty, the wait for one (PausableMixin)."""
         try:
             self.heartbeat()
             taken = bookkeeping.take(self)  # which sets the worker's TTL from the job's
         except (RedisConnectionError, RedisTimeoutError) as exc:
-            # RQ's own wait below logs the outage and retries with a backoff.
+            # The wait below logs the outage and retries with a backoff.
             self.log.warning("Worker %s: could not take a job (%s)", self.name, exc)
             taken = None
         if taken is None:

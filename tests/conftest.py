@@ -10,6 +10,7 @@ import sys
 
 import pytest
 from django.conf import settings
+from django.contrib.auth.models import Permission
 from django.test import TestCase, override_settings
 
 from config.redis_server import RedisServer
@@ -44,6 +45,34 @@ def redis(redis_server):
     connection.flushdb()  # ours: started by this session
     yield connection
     connection.flushdb()
+
+
+@pytest.fixture
+def redis_requests(monkeypatch):
+    """Every request any Redis client sends from now on, a pipeline being one: their
+    number is the number of round trips."""
+    from redis.connection import Connection
+
+    sent = []
+    send = Connection.send_packed_command
+
+    def counting(self, command, check_health=True):
+        sent.append(command)
+        return send(self, command, check_health)
+
+    monkeypatch.setattr(Connection, "send_packed_command", counting)
+    return sent
+
+
+@pytest.fixture(autouse=True)
+def _chart_counts_per_test(settings):
+    """The chart figures a test counts are written when its worker stops or a page reads
+    them, never mid-test by the clock (a write would add a round trip to one job), and
+    none carry over from the test before."""
+    from jobs import stats
+
+    settings.JOBS_STATS_FLUSH_SECONDS = 3600
+    stats._pending.take()
 
 
 @pytest.fixture(autouse=True)
@@ -149,10 +178,37 @@ def bob(django_user_model):
     return django_user_model.objects.create_user("bob", "bob@example.com", "correct horse 2")
 
 
+def grant(user, *codenames):
+    """Give `user` the jobs app's permissions `codenames` (view_ops, act_ops)."""
+    user.user_permissions.add(
+        *Permission.objects.filter(content_type__app_label="jobs", codename__in=codenames)
+    )
+    return type(user).objects.get(pk=user.pk)  # a fresh copy: permissions are cached
+
+
 @pytest.fixture
 def staff(django_user_model):
-    return django_user_model.objects.create_user(
+    """An on-call engineer: staff, who may look at the ops console and act in it."""
+    user = django_user_model.objects.create_user(
         "charlie", "charlie@example.com", "correct horse 3", is_staff=True
+    )
+    return grant(user, "view_ops", "act_ops")
+
+
+@pytest.fixture
+def viewer(django_user_model):
+    """Staff with the read-only ops permission alone."""
+    user = django_user_model.objects.create_user(
+        "vera", "vera@example.com", "correct horse 4", is_staff=True
+    )
+    return grant(user, "view_ops")
+
+
+@pytest.fixture
+def staff_only(django_user_model):
+    """Staff with no ops permission: staff status alone grants neither."""
+    return django_user_model.objects.create_user(
+        "stan", "stan@example.com", "correct horse 5", is_staff=True
     )
 
 
@@ -162,10 +218,11 @@ def worker_process(redis_server, tmp_path):
 
     For tests whose data is committed (transactional tests, live server): the worker is
     a separate process with its own database connection, like in production.
+    `worker_process(*queues, extra_env=None, worker_class="jobs.worker.Worker")`.
     """
     processes = []
 
-    def start(*queues, extra_env=None):
+    def start(*queues, extra_env=None, worker_class="jobs.worker.Worker"):
         database = settings.DATABASES["default"]
         if database["ENGINE"].endswith("sqlite3"):
             database_url = f"sqlite:///{database['NAME']}"
@@ -189,7 +246,7 @@ def worker_process(redis_server, tmp_path):
             *(queues or settings.RQ_QUEUE_NAMES),
             "--with-scheduler",
             "--worker-class",
-            "jobs.worker.Worker",
+            worker_class,
         ]
         log = open(tmp_path / f"worker-{len(processes)}.log", "w")  # noqa: SIM115 (child keeps it)
         process = subprocess.Popen(

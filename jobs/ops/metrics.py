@@ -15,6 +15,7 @@ from prometheus_client.core import (
 from prometheus_client.exposition import choose_encoder
 from redis.exceptions import RedisError
 
+from jobs import pausing
 from jobs.models import JobRecord
 from jobs.ops import selectors
 
@@ -50,9 +51,15 @@ class JobsCollector:
             labels=["queue"],
         )
         workers = GaugeMetricFamily("jobs_workers", "Live RQ workers.")
+        paused = GaugeMetricFamily(
+            "jobs_queue_paused",
+            "1 while a queue is paused from /ops/ (workers take none of its jobs), else 0.",
+            labels=["queue"],
+        )
         try:
             overview = selectors.queue_overview()
             worker_count = len(selectors.worker_list())
+            paused_names = pausing.paused()
         except RedisError:
             up.add_metric([], 0)
             yield up
@@ -63,7 +70,9 @@ class JobsCollector:
                 depth.add_metric([queue["name"], status], queue[status])
             oldest.add_metric([queue["name"]], queue["oldest_waiting_seconds"] or 0)
         workers.add_metric([], worker_count)
-        yield from (up, depth, oldest, workers)
+        for queue in overview:
+            paused.add_metric([queue["name"]], int(queue["name"] in paused_names))
+        yield from (up, depth, oldest, workers, paused)
 
     def records(self):
         # Counted from the rows, so a requeued job leaves "failed" and rows pruned for

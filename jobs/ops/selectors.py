@@ -384,3 +384,102 @@ def health():
         report["redis"] = f"error: {exc}"
     report["ok"] = report["database"] == "ok" and report["redis"] == "ok"
     return report
+
+
+SEARCH_PAGE_SIZE = 50
+
+
+def job_search(form):
+    """The JobRecords a valid JobSearchForm matches, newest first.
+
+    Each filter is one indexed column (status, kind, queue, owner, created_at, or the
+    primary key's range for an id prefix), so a page of the newest matches is read from
+    an index whatever the table's size; only error text is a scan.
+    """
+    data = form.cleaned_data
+    records = JobRecord.objects.select_related("owner").order_by("-created_at")
+    if id_range := form.id_range():
+        records = records.filter(pk__gte=id_range[0], pk__lte=id_range[1])
+    if error := form.error_text():
+        records = records.filter(error__icontains=error)
+    for name in ("status", "kind", "queue"):
+        if data.get(name):
+            records = records.filter(**{name: data[name]})
+    if data.get("owner"):
+        records = records.filter(owner__username__iexact=data["owner"].strip())
+    if data.get("since"):
+        records = records.filter(created_at__gte=data["since"])
+    if data.get("until"):
+        records = records.filter(created_at__lt=data["until"])
+    return records
+
+
+def job_kinds():
+    """Every declared job's kind, for the search's suggestions."""
+    from jobs.base import registry  # declared jobs register themselves at start-up
+
+    return sorted({declared.name for declared in registry.values()})
+
+
+@dataclass
+class TimelineEntry:
+    at: datetime | None
+    what: str
+    detail: str = ""
+    who: str = ""
+    css: str = ""
+
+
+def job_timeline(record):
+    """What happened to a job, in order: its attempts, the sweeper's doings, staff actions.
+
+    Three queries (the row is given): attempts, events, and nothing per entry.
+    """
+    attempts = list(record.attempt_rows.all())
+    events = list(record.events.select_related("actor"))
+    entries = [TimelineEntry(record.created_at, "Recorded", f"on queue {record.queue}")]
+    for attempt in attempts:
+        entries.append(
+            TimelineEntry(
+                attempt.started_at,
+                f"Attempt {attempt.number} started",
+                f"on {attempt.worker or 'a worker'}"
+                + (f" ({attempt.host})" if attempt.host else "")
+                + (f", after waiting {attempt.wait:.3f} s" if attempt.wait is not None else ""),
+            )
+        )
+        ran = f" after {attempt.duration:.3f} s" if attempt.duration is not None else ""
+        entries.append(
+            TimelineEntry(
+                attempt.ended_at,
+                f"Attempt {attempt.number}: {attempt.get_outcome_display().lower()}{ran}",
+                attempt.error,
+                css="error" if attempt.error else "",
+            )
+        )
+    for event in events:
+        who = event.actor.get_username() if event.actor else ""
+        entries.append(TimelineEntry(event.at, event.kind.capitalize(), event.message, who))
+    if record.status == JobRecord.Status.STARTED:
+        entries.append(
+            TimelineEntry(
+                record.started_at,
+                f"Attempt {record.attempts} running",
+                f"on {record.worker}; {record.progress}% {record.stage}",
+            )
+        )
+    next_at = next_attempt_at(record, attempts)
+    if next_at is not None:
+        entries.append(TimelineEntry(next_at, "Next attempt", "due", css="muted"))
+    entries.sort(key=lambda entry: entry.at or record.created_at)
+    return {"entries": entries, "attempts": attempts, "events": events, "next_at": next_at}
+
+
+def next_attempt_at(record, attempts):
+    """When a scheduled job runs next: its retry time, or the delay it was enqueued with."""
+    if record.status != JobRecord.Status.SCHEDULED:
+        return None
+    last = attempts[-1] if attempts else None
+    if last is not None and last.number == record.attempts and last.next_attempt_at:
+        return last.next_attempt_at
+    return record.run_at

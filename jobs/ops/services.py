@@ -18,7 +18,7 @@ from jobs import connections, states
 from jobs.models import JobRecord
 from jobs.ops import tasks  # tasks imports this module too; each uses the other at call time
 from jobs.ops.selectors import failed_all_refs, failed_get, failed_jobs_read, rq_job_func_name
-from jobs.services import job_requeue
+from jobs.services import job_cancel, job_forget, job_requeue
 from jobs.tracking import report_progress
 
 logger = logging.getLogger("jobs.ops")
@@ -160,3 +160,70 @@ def _requeue_record(queue, failed):
 
 def _gave_up_reason(failed):
     return failed.rq_error or "The worker gave up on this job."
+
+
+# Actions on job records, from a job's timeline or over the search's filter.
+
+BULK_VERBS = ("requeue", "cancel", "delete")
+BULK_STATUSES = {
+    "requeue": [Status.FAILED, Status.CANCELED],
+    "cancel": list(JobRecord.WAITING),
+    "delete": [*JobRecord.WAITING, *JobRecord.TERMINAL],  # never a running job
+}
+
+
+def job_act(record, action):
+    """Requeue or cancel one job; False when its state does not allow it."""
+    if action == "requeue":
+        return job_requeue(record=record)
+    if action == "cancel":
+        return job_cancel(record=record, reason="Canceled by staff")
+    raise ValueError(action)
+
+
+def bulk_matching(form, action):
+    """The records a bulk `action` over a valid JobSearchForm would act on now."""
+    from jobs.ops.selectors import job_search
+
+    return job_search(form).filter(status__in=BULK_STATUSES[action])
+
+
+def jobs_bulk_start(*, action, filters, requested_by):
+    """A bulk action over the search's `filters`, as a background job owned by its requester."""
+    return tasks.jobs_bulk_action.enqueue(action, filters, owner=requested_by)
+
+
+def jobs_bulk(*, action, filters, batch_size=None):
+    """Do `action` to every record matching `filters` now, a batch at a time, reporting
+    progress; returns {"total", "done", "errors"} as the failed-set actions do."""
+    from jobs.ops.forms import JobSearchForm
+
+    form = JobSearchForm(filters)
+    if not form.is_valid():
+        raise ValueError(f"invalid filter {filters!r}: {form.errors.as_json()}")
+    pks = list(bulk_matching(form, action).values_list("pk", flat=True))
+    batch_size = batch_size or BATCH_SIZE
+    total, done, errors = len(pks), 0, []
+    word = {"requeue": "Requeued", "cancel": "Canceled", "delete": "Deleted"}[action]
+    report_progress(0, f"{word} 0 of {total}")
+    for start in range(0, total, batch_size):
+        batch = JobRecord.objects.in_bulk(pks[start : start + batch_size])
+        for pk in pks[start : start + batch_size]:
+            record = batch.get(pk)
+            if record is not None and _bulk_one(action, record):
+                done += 1
+            else:
+                errors.append(f"{pk}: it changed state before the action reached it.")
+        seen = min(start + batch_size, total)
+        report_progress(100 * seen // total, f"{word} {done} of {total}")
+    logger.info("jobs bulk %s done=%s errors=%s", action, done, len(errors))
+    return {"total": total, "done": done, "errors": errors[:ERRORS_KEPT]}
+
+
+def _bulk_one(action, record):
+    if action != "delete":
+        return job_act(record, action)
+    if record.status in JobRecord.WAITING and not job_cancel(record=record):
+        return False  # it started meanwhile
+    job_forget(record=record)
+    return JobRecord.objects.filter(pk=record.pk).exclude(status=Status.STARTED).delete()[0] > 0

@@ -28,3 +28,9 @@ def requeue_failed_jobs(refs=None):
 def delete_failed_jobs(refs=None):
     """`refs`: "queue:job id" strings; None means every failed job."""
     return services.failed_jobs_delete(refs=None if refs is None else failed_refs(refs))
+
+
+@job(queue="default", timeout=BULK_TIMEOUT)
+def jobs_bulk_action(action, filters):
+    """Requeue, cancel or delete the records that the search's `filters` match when it runs."""
+    return services.jobs_bulk(action=action, filters=filters)

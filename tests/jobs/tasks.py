@@ -107,3 +107,17 @@ def enqueue_own_dependent(label):
     django_rq.get_queue("default").enqueue(
         record_order.module_path, label, depends_on=get_current_job().id
     )
+
+
+@job
+def wait_for_file(path, seconds=30):
+    """Report a stage, then wait until the file `path` exists (at most `seconds`), so
+    that a test can look at the job while a worker runs it."""
+    import os
+    import time
+
+    report_progress(40, "Waiting for the go-ahead")
+    deadline = time.monotonic() + seconds
+    while not os.path.exists(path) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return {"went_ahead": os.path.exists(path)}

@@ -4,7 +4,6 @@ Redis as RQ's own worker leaves, in fewer round trips, and RQ's own code for the
 import django_rq
 import pytest
 import rq
-from redis.connection import Connection
 from redis.exceptions import ConnectionError as RedisConnectionError
 from rq.worker import WorkerStatus
 
@@ -102,19 +101,11 @@ def test_a_job_with_a_result_to_keep_takes_rqs_own_success_path(enqueue, redis):
     assert (job.get_status(), job.return_value()) == ("finished", {"value": 5})
 
 
-def test_a_job_costs_two_redis_round_trips(enqueue, redis, monkeypatch):
+def test_a_job_costs_two_redis_round_trips(enqueue, redis, monkeypatch, redis_requests):
     """take() and finish(). RQ's own SimpleWorker makes 28 (bench/profiles/worker.txt)."""
     monkeypatch.setattr(workers, "RQ_HEARTBEAT_EVERY", 3600)
     monkeypatch.setattr(workers, "SUSPENSION_CHECK_EVERY", 3600)
-    sent = []
-    send = Connection.send_packed_command
-    monkeypatch.setattr(
-        Connection,
-        "send_packed_command",
-        lambda self, command, check_health=True: (
-            sent.append(command) or send(self, command, check_health)
-        ),
-    )
+    sent = redis_requests
 
     def round_trips_for(jobs):
         for i in range(jobs):

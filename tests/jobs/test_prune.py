@@ -129,3 +129,19 @@ def test_it_never_loads_a_row(monkeypatch, alice):
     monkeypatch.setattr(Photo, "from_db", classmethod(refuse))
 
     assert prune()["job_records"] == 2
+
+
+def test_a_pruned_job_takes_its_attempts_and_events_with_it():
+    from jobs.models import JobAttempt, JobEvent
+
+    old, kept = make_record("failed", DAYS + 10), make_record("failed", DAYS - 5)
+    for record in (old, kept):
+        JobAttempt.objects.create(
+            job=record, number=1, outcome="failed", ended_at=timezone.now(), error="boom"
+        )
+        JobEvent.objects.create(job=record, kind="staff", message="charlie: requeue")
+
+    assert prune()["job_records"] == 1
+
+    assert set(JobAttempt.objects.values_list("job", flat=True)) == {kept.pk}
+    assert set(JobEvent.objects.values_list("job", flat=True)) == {kept.pk}

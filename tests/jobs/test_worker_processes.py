@@ -12,17 +12,9 @@ from django.db import transaction
 from jobs.models import IdempotencyKey, JobRecord
 from jobs.services import job_enqueue
 from jobs.worker import heartbeat_key
+from tests.polling import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def wait_for(condition, timeout=20, what="the condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := condition():
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def children_of(pid):

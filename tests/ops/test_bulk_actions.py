@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from jobs.models import JobRecord
 from jobs.ops import services
-from jobs.ops.tasks import delete_failed_jobs, requeue_failed_jobs
+from jobs.ops.tasks import delete_failed_jobs, jobs_bulk_action, requeue_failed_jobs
 from tests.jobs import tasks
 from tests.ops.conftest import failed_ids
 
@@ -188,5 +188,7 @@ def test_the_bulk_jobs_are_discovered_at_start_up():
         env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings"},
     ).stdout
 
-    expected = sorted([requeue_failed_jobs.module_path, delete_failed_jobs.module_path])
+    expected = sorted(
+        task.module_path for task in (requeue_failed_jobs, delete_failed_jobs, jobs_bulk_action)
+    )
     assert out.strip() == f"True {expected}"
