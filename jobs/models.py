@@ -56,6 +56,9 @@ class JobRecord(models.Model):
     worker = models.CharField(
         max_length=200, blank=True, help_text="The RQ worker running (or that last ran) it."
     )
+    host = models.CharField(
+        max_length=200, blank=True, help_text="host:pid of the process running (or that ran) it."
+    )
 
     created_at = models.DateTimeField(auto_now_add=True)
     enqueued_at = models.DateTimeField(null=True, blank=True)
@@ -89,8 +92,13 @@ class JobRecord(models.Model):
 
 
 class JobAttempt(models.Model):
-    """One attempt at a job, written when it ends: by the worker that ran it, or by the
-    sweeper when that worker died. The attempt still running is the record itself."""
+    """One attempt at a job that did not finish, written when it ends: by the worker that
+    ran it, or by the sweeper when that worker died.
+
+    The attempt still running, and the one that finished, are the record itself (its
+    started_at, finished_at, worker and host): most jobs finish at their first attempt,
+    and a row for it would cost each of them an INSERT (jobs.selectors.job_attempts).
+    """
 
     class Outcome(models.TextChoices):
         FINISHED = "finished", "Finished"

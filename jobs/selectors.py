@@ -7,7 +7,7 @@ from typing import Any
 from django.db.models import Exists, QuerySet
 from django.shortcuts import get_object_or_404
 
-from jobs.models import JobRecord
+from jobs.models import JobAttempt, JobRecord
 
 ENDED = (JobRecord.Status.FINISHED, JobRecord.Status.FAILED)
 
@@ -23,6 +23,31 @@ def job_get_for_user(user, job_id) -> JobRecord:
     the admin, which show what the owner must not see: the exception and its traceback.
     """
     return get_object_or_404(jobs_for_user(user), pk=job_id)
+
+
+def job_attempts(record: JobRecord) -> list[JobAttempt]:
+    """Every attempt that ended, in order: the rows of those that did not finish, and,
+    for a finished job, the one that did, read off the record (which holds its times,
+    worker and host, and is never saved as a row). One query."""
+    attempts = list(record.attempt_rows.all())
+    if record.status == JobRecord.Status.FINISHED:
+        ran = None
+        if record.started_at and record.finished_at:
+            ran = (record.finished_at - record.started_at).total_seconds()
+        attempts.append(
+            JobAttempt(
+                job=record,
+                number=record.attempts,
+                outcome=JobAttempt.Outcome.FINISHED,
+                queued_at=record.enqueued_at,
+                started_at=record.started_at,
+                ended_at=record.finished_at,
+                duration=ran,
+                worker=record.worker,
+                host=record.host,
+            )
+        )
+    return attempts
 
 
 def jobs_ended_between(

@@ -23,8 +23,9 @@ given up for dead and then reports back finds its token gone and changes nothing
 
 docs/reliability.md draws the same graph.
 
-Each attempt leaves a JobAttempt row when it ends (how long it waited and ran, on which
-worker and host, its error and traceback), written by the transition that ended it;
+Each attempt that fails leaves a JobAttempt row when it ends (how long it waited and ran,
+on which worker and host, its error and traceback), written by the transition that ended
+it; the attempt that finishes is the row itself (jobs.selectors.job_attempts);
 what else happens to a job (the sweeper recovers it, it is canceled) is a JobEvent.
 Together they are the job's timeline on /ops/jobs/<uuid>/. Each ended attempt is also
 counted in the per-minute figures of jobs.stats, in the process, at no round trip.
@@ -93,7 +94,7 @@ def started(job_id, *, worker):
     must not run beside the first.
     """
     statements = _statements()
-    values = [Status.STARTED, _db("started_at", timezone.now()), "Running", worker]
+    values = [Status.STARTED, _db("started_at", timezone.now()), "Running", worker, _host()]
     with connection.cursor() as cursor:
         cursor.execute(statements.started, [*values, _db("id", job_id), *WAITING])
         row = cursor.fetchone()
@@ -115,7 +116,7 @@ def finished(record, *, result, duration):
         cursor.execute(_statements().finished, [*values, *attempt])
         moved = cursor.rowcount
     if moved:
-        _attempt_ended(record, Outcome.FINISHED, duration=duration)
+        _count(record, Outcome.FINISHED, duration)
         _log("finished", record, attempt=record.attempts, duration=f"{duration:.3f}s")
     return bool(moved)
 
@@ -160,14 +161,7 @@ def failed(record, *, error, duration=None, traceback="", outcome=Outcome.FAILED
         status=Status.FAILED, stage="Failed", error=error, finished_at=timezone.now()
     )
     if moved:
-        _attempt_ended(
-            record,
-            outcome,
-            duration=duration,
-            error=error,
-            traceback=traceback,
-            here=outcome != Outcome.STOPPED,
-        )
+        _attempt_ended(record, outcome, duration=duration, error=error, traceback=traceback)
         _log(
             "failed",
             record,
@@ -203,7 +197,7 @@ def recovered(record):
             status=Status.PENDING, stage=f"{WORKER_STOPPED}; retrying", error=WORKER_STOPPED
         )
         if moved:
-            _attempt_ended(record, Outcome.STOPPED, duration=None, error=WORKER_STOPPED, here=False)
+            _attempt_ended(record, Outcome.STOPPED, duration=None, error=WORKER_STOPPED)
             _event(record, "recovered", f"The sweeper found {WORKER_STOPPED.lower()}; retrying")
             _log("recovered", record, attempt=record.attempts, worker=record.worker)
         return bool(moved)
@@ -292,23 +286,19 @@ def requeued(record):
     return bool(moved)
 
 
-def _attempt_ended(
-    record, outcome, *, duration, error="", traceback="", next_attempt_at=None, here=True
-):
-    """The JobAttempt row of the attempt `record` holds, which just ended, and its count
-    in the per-minute figures. `here`: this process ran it (not so for the sweeper)."""
-    now = timezone.now()
-    started_at, queued_at = record.started_at, record.enqueued_at
+def _attempt_ended(record, outcome, *, duration, error="", traceback="", next_attempt_at=None):
+    """The JobAttempt row of the attempt `record` holds, which just ended without
+    finishing, and its count in the per-minute figures."""
     values = {
         "job_id": record.pk,
         "number": record.attempts,
         "outcome": outcome,
-        "queued_at": queued_at,
-        "started_at": started_at,
-        "ended_at": now,
+        "queued_at": record.enqueued_at,
+        "started_at": record.started_at,
+        "ended_at": timezone.now(),
         "duration": duration,
         "worker": record.worker,
-        "host": f"{HOSTNAME}:{os.getpid()}" if here else "",
+        "host": record.host,
         "error": error,
         "traceback": traceback,
         "next_attempt_at": next_attempt_at,
@@ -318,6 +308,12 @@ def _attempt_ended(
             _statements().attempt,
             [_db(name, values[name], model=JobAttempt) for name in ATTEMPT_FIELDS],
         )
+    _count(record, outcome, duration)
+
+
+def _count(record, outcome, duration):
+    """An ended attempt in the per-minute figures of jobs.stats (no round trip)."""
+    started_at, queued_at = record.started_at, record.enqueued_at
     wait = (started_at - queued_at).total_seconds() if started_at and queued_at else None
     stats.record(
         queue=record.queue,
@@ -326,6 +322,10 @@ def _attempt_ended(
         wait=None if wait is None else max(0.0, wait),
         run=duration,
     )
+
+
+def _host():
+    return f"{HOSTNAME}:{os.getpid()}"  # read at each start: a forking worker's horse
 
 
 def _event(record, kind, message, *, actor=None):
@@ -367,7 +367,7 @@ class _Statements:
         waiting = ", ".join(["%s"] * len(WAITING))
         self.started = (
             f"UPDATE {table} SET status = %s, attempts = attempts + 1, started_at = %s, "
-            f"stage = %s, worker = %s WHERE id = %s AND status IN ({waiting}) "
+            f"stage = %s, worker = %s, host = %s WHERE id = %s AND status IN ({waiting}) "
             f"RETURNING {columns}"
         )
         self.pushed = (

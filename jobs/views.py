@@ -4,7 +4,7 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from jobs.selectors import job_as_json, job_get_for_user, jobs_for_user
+from jobs.selectors import job_as_json, job_attempts, job_get_for_user, jobs_for_user
 
 
 @require_safe
@@ -18,7 +18,7 @@ def job_list(request):
 @login_required
 def job_detail(request, job_id):
     record = job_get_for_user(request.user, job_id)
-    context = {"record": record, "job": job_as_json(record), "attempts": record.attempt_rows.all()}
+    context = {"record": record, "job": job_as_json(record), "attempts": job_attempts(record)}
     return render(request, "jobs/detail.html", context)
 
 

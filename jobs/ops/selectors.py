@@ -30,6 +30,7 @@ from rq.results import Result
 from jobs import connections
 from jobs.conf import jobs_settings
 from jobs.models import JobRecord
+from jobs.selectors import job_attempts
 from jobs.worker import IDLE, live_workers
 
 logger = logging.getLogger("jobs.ops")
@@ -433,9 +434,9 @@ class TimelineEntry:
 def job_timeline(record):
     """What happened to a job, in order: its attempts, the sweeper's doings, staff actions.
 
-    Three queries (the row is given): attempts, events, and nothing per entry.
+    Two queries (the row is given): attempts and events, and nothing per entry.
     """
-    attempts = list(record.attempt_rows.all())
+    attempts = job_attempts(record)
     events = list(record.events.select_related("actor"))
     entries = [TimelineEntry(record.created_at, "Recorded", f"on queue {record.queue}")]
     for attempt in attempts:

@@ -2,6 +2,7 @@
 database with their tracebacks, the sweeper's recoveries and staff actions; and the
 owner's own page, which shows the attempts without the internals."""
 
+import os
 import socket
 from datetime import timedelta
 
@@ -12,6 +13,7 @@ from django.utils import timezone
 from jobs import states
 from jobs.models import JobAttempt, JobEvent, JobRecord
 from jobs.ops.models import OpsAction
+from jobs.selectors import job_attempts
 from jobs.sweeper import sweep
 from tests.jobs import tasks
 
@@ -41,7 +43,7 @@ def test_every_attempt_gets_a_row_with_its_times_worker_host_and_error(
 
     run_until_done(record, run_jobs, fast_forward)
 
-    attempts = list(JobAttempt.objects.filter(job=record).order_by("number"))
+    attempts = job_attempts(record)
     assert [(a.number, a.outcome) for a in attempts] == [
         (1, "retrying"),
         (2, "retrying"),
@@ -60,6 +62,10 @@ def test_every_attempt_gets_a_row_with_its_times_worker_host_and_error(
     assert attempts[0].next_attempt_at - attempts[0].ended_at == pytest.approx(
         timedelta(seconds=2), abs=timedelta(milliseconds=200)
     )
+    # The attempt that finished is the record itself: a job that finishes at once costs
+    # no INSERT.
+    assert JobAttempt.objects.filter(job=record).count() == 2
+    assert (attempts[2].ended_at, attempts[2].worker) == (record.finished_at, record.worker)
 
 
 def test_the_traceback_is_kept_in_the_database_and_outlives_redis(
@@ -103,12 +109,14 @@ def test_a_sweeper_recovery_appears_on_the_timeline(staff, client, enqueue, run_
     assert sweep()["recovered_abandoned"] == 1
     run_jobs()
 
-    attempts = list(JobAttempt.objects.filter(job=record).order_by("number"))
+    record.refresh_from_db()
+    attempts = job_attempts(record)
     assert [(a.number, a.outcome, a.worker) for a in attempts] == [
         (1, "stopped", "killed-worker"),
-        (2, "finished", attempts[1].worker),
+        (2, "finished", record.worker),
     ]
-    assert attempts[0].host == ""  # the sweeper wrote it, not the process that ran it
+    # The sweeper wrote the first, with the host and pid of the process that started it.
+    assert attempts[0].host == f"{socket.gethostname()}:{os.getpid()}"
     event = JobEvent.objects.get(job=record)
     assert event.kind == "recovered"
     client.force_login(staff)
@@ -178,7 +186,7 @@ def test_the_owner_sees_the_attempts_without_the_internals(
 ):
     record = enqueue(tasks.fail_times, "timeline-4", 1, owner=alice, retries=1)
     run_until_done(record, run_jobs, fast_forward)
-    attempts = list(JobAttempt.objects.filter(job=record).order_by("number"))
+    attempts = job_attempts(record)
     client.force_login(alice)
 
     page = client.get(reverse("jobs:detail", args=[record.id])).content.decode()
