@@ -263,3 +263,11 @@ def test_an_id_prefix_is_a_range_of_the_primary_key():
     )
     assert form.error_text() == ""
     assert JobSearchForm({"q": "abc"}).is_valid()
+
+
+def test_a_search_that_matches_nothing_says_so(looking, jobs):
+    response = looking.get(reverse("ops:jobs"), {"kind": "no_such_kind"})
+
+    assert response.status_code == 200
+    assert b"0 jobs match" in response.content
+    assert b"No job matches." in response.content
