@@ -91,7 +91,8 @@ def main():
             site,
             [
                 f"  The photo site is running at {site}",
-                "  Log in as demo / demo-password (staff: staff / staff-password)",
+                "  Log in as demo / demo-password (staff: staff / staff-password;"
+                " read-only ops: viewer / viewer-password)",
                 f"  Sent email (staff): {site}dev/mail/    Health: {site}healthz",
                 f"  Redis: {redis_url}    Workers: {workers}    Ctrl-C stops everything",
             ],
