@@ -1,5 +1,7 @@
 """Pages that belong to the site rather than to one app."""
 
+from email import message_from_string
+
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
@@ -35,10 +37,35 @@ def _staff_mail(request):
         raise PermissionDenied
     mail_dir = settings.MAIL_DIR
     files = sorted(mail_dir.glob("*.log"), key=lambda p: p.stat().st_mtime, reverse=True)
-    messages = [
-        {"name": path.name, "body": path.read_text(errors="replace")} for path in files[:50]
-    ]
-    return render(request, "dev/mail.html", {"messages": messages, "mail_dir": mail_dir})
+    # Not "messages": that name is Django's messages framework in every template.
+    emails = [email for path in files[:50] for email in _emails_in(path)]
+    return render(request, "dev/mail.html", {"emails": emails[:50], "mail_dir": mail_dir})
+
+
+# The file backend writes each message it sends, then a line of 79 dashes, to one file
+# per connection: a file can hold several.
+_MESSAGE_END = "\n" + "-" * 79 + "\n"
+
+
+def _emails_in(path):
+    """The emails in one of the file backend's files, newest first, with their headers."""
+    text = path.read_text(errors="replace")
+    emails = []
+    for raw in text.split(_MESSAGE_END):
+        if not raw.strip():
+            continue
+        message = message_from_string(raw)
+        body = message.get_payload(decode=True) if not message.is_multipart() else None
+        emails.append(
+            {
+                "subject": message.get("Subject", "(no subject)"),
+                "to": message.get("To", ""),
+                "date": message.get("Date", ""),
+                "body": body.decode(errors="replace") if body else message.get_payload(),
+                "file": path.name,
+            }
+        )
+    return emails[::-1]
 
 
 # Error pages. Django calls these (config/urls.py, CSRF_FAILURE_VIEW) with DEBUG off;

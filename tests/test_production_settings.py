@@ -227,3 +227,25 @@ def test_in_development_the_home_page_links_the_mail_for_staff_only(
     response = client.get("/")
 
     assert (reverse("dev-mail").encode() in response.content) is linked
+
+
+@pytest.mark.django_db
+def test_in_development_the_mailbox_lists_emails_by_subject_and_recipient_and_keeps_notices(
+    client, development, staff, settings
+):
+    from django.core.mail import get_connection, send_mail
+
+    settings.EMAIL_FILE_PATH = str(settings.MAIL_DIR)
+    with get_connection() as connection:  # the file backend writes both to one file
+        for subject, to in [("Welcome, bob", "bob@example.com"), ("Digest", "al@example.com")]:
+            send_mail(subject, "Hello", "site@example.com", [to], connection=connection)
+    client.force_login(staff)
+    client.post(reverse("accounts:profile"), {"digest_opt_in": "on"})  # queues "Saved."
+
+    page = client.get(reverse("dev-mail")).content.decode()
+
+    assert "<strong>Digest</strong> to al@example.com" in page
+    assert "<strong>Welcome, bob</strong> to bob@example.com" in page
+    assert page.index("Digest") < page.index("Welcome, bob")  # newest first
+    assert '<p class="flash info">Saved.</p>' in page  # the site's notice, not the mail
+    assert "&#x27;body&#x27;" not in page  # no email printed as a dict
