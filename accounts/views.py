@@ -79,3 +79,12 @@ def profile(request):
 def digest_now(request):
     record = digest_run_now(requested_by=request.user)
     return redirect("jobs:detail", job_id=record.id)
+
+
+class LogoutView(auth_views.LogoutView):
+    """Django's logout, which then says so on the page it redirects to."""
+
+    def post(self, request, *args, **kwargs):
+        response = super().post(request, *args, **kwargs)
+        messages.info(request, "You are logged out.")
+        return response
