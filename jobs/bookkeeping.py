@@ -47,7 +47,7 @@ from rq.results import Result
 from rq.utils import as_text, current_timestamp, now, utcformat
 from rq.worker import WorkerStatus
 
-from jobs import pausing
+from jobs import connections, pausing
 
 # KEYS: the job's dependents, the job, its dependencies, its results, its executions,
 #       the queue's started registry, the worker.
@@ -146,14 +146,6 @@ end
 return paused
 """
 
-_scripts = {}  # registered once each; every call names its client
-
-
-def _script(connection, source):
-    if source not in _scripts:
-        _scripts[source] = connection.register_script(source)
-    return _scripts[source]
-
 
 def take(worker):
     """Pop the next job from `worker`'s queues and start it, in one round trip.
@@ -179,7 +171,7 @@ def take(worker):
         Queue.redis_queue_namespace_prefix,
     ]
     keys = [pausing.KEY, *(queue.key for queue in worker._ordered_queues)]
-    taken = _script(connection, TAKE)(keys=keys, args=args, client=connection)
+    taken = connections.script(connection, TAKE)(keys=keys, args=args, client=connection)
     if taken[0] == 0:
         worker.paused_queues_seen(as_text(name) for name in taken[1:])
         return None
@@ -250,7 +242,7 @@ def finish(worker, job: Job, execution: Execution) -> bool:
         worker.key,
     ]
     args = [job.id, repr(working_time), RQ_KEY_PREFIX, WorkerStatus.IDLE]
-    if not _script(connection, FINISH)(keys=keys, args=args, client=connection):
+    if not connections.script(connection, FINISH)(keys=keys, args=args, client=connection):
         return False
     worker.executions.pop(execution.id, None)
     worker._state = WorkerStatus.IDLE

@@ -30,6 +30,19 @@ def get_queue(name: str = "default") -> Queue:
     return django_rq.get_queue(name, connection=get_connection(name))
 
 
+_scripts = {}
+
+
+def script(connection: Redis, source: str):
+    """A Lua script, registered once per process; call it with client=connection.
+
+    Registering hashes the source: done once, a call sends only EVALSHA (and the source
+    the first time a Redis server does not have it)."""
+    if source not in _scripts:
+        _scripts[source] = connection.register_script(source)
+    return _scripts[source]
+
+
 @functools.lru_cache(maxsize=32)
 def _client(name: str, config: str) -> Redis:
     return django_rq.get_connection(name)

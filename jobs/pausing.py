@@ -112,14 +112,6 @@ end
 return reply
 """
 
-_scripts = {}  # registered once each; every call names its client
-
-
-def _script(connection, source):
-    if source not in _scripts:
-        _scripts[source] = connection.register_script(source)
-    return _scripts[source]
-
 
 def pop(worker, queues, timeout):
     """The next job of `queues` (in order) for `worker`, skipping paused ones, or None.
@@ -135,7 +127,7 @@ def pop(worker, queues, timeout):
     if timeout is None:
         keys = [KEY, *(queue.key for queue in queues)]
         args = [Queue.redis_queue_namespace_prefix, Job.redis_job_namespace_prefix, int(moved)]
-        reply = _script(connection, POP)(keys=keys, args=args, client=connection)
+        reply = connections.script(connection, POP)(keys=keys, args=args, client=connection)
         if reply[0] == 0:
             worker.paused_queues_seen(as_text(name) for name in reply[1:])
             return None
@@ -155,7 +147,7 @@ def pop(worker, queues, timeout):
         job_id = as_text(job_id)
         queue = _queue_of(worker, queue_key)
         keys = [KEY, queue.key, queue.intermediate_queue_key, Job.key_for(job_id)]
-        reply = _script(connection, CLAIM)(
+        reply = connections.script(connection, CLAIM)(
             keys=keys, args=[queue.name, job_id, int(moved)], client=connection
         )
         worker.paused_queues_seen(as_text(name) for name in reply[2:])

@@ -149,8 +149,8 @@ def sample_queues(queue_names=None):
     samples = {}
     for client, on_client in by_client.items():
         keys = [Queue.redis_queue_namespace_prefix + name for name in on_client]
-        replies = client.register_script(READ_QUEUES)(
-            keys=keys, args=[HEAD, Job.redis_job_namespace_prefix]
+        replies = connections.script(client, READ_QUEUES)(
+            keys=keys, args=[HEAD, Job.redis_job_namespace_prefix], client=client
         )
         for name, (depth, oldest) in zip(on_client, replies, strict=True):
             age = max(0.0, now - utcparse(oldest.decode()).timestamp()) if oldest else 0

@@ -28,6 +28,7 @@ from rq.job import Job
 from rq.results import Result
 
 from jobs import connections
+from jobs.base import registry
 from jobs.conf import jobs_settings
 from jobs.models import JobRecord
 from jobs.selectors import job_attempts
@@ -417,8 +418,6 @@ def job_search(form):
 
 def job_kinds():
     """Every declared job's kind, for the search's suggestions."""
-    from jobs.base import registry  # declared jobs register themselves at start-up
-
     return sorted({declared.name for declared in registry.values()})
 
 

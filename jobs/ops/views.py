@@ -127,9 +127,9 @@ def jobs_bulk(request, action):
         messages.error(request, "Correct the filter first.")
         return redirect("ops:jobs")
     filters = form.filters()
+    count = services.bulk_matching(form, action).count()
     if request.method != "POST":
-        matching = services.bulk_matching(form, action)
-        context = {"tab": "jobs", "action": action, "filters": filters, "count": matching.count()}
+        context = {"tab": "jobs", "action": action, "filters": filters, "count": count}
         return render(request, "ops/jobs_bulk_confirm.html", context)
     with transaction.atomic():
         record = services.jobs_bulk_start(action=action, filters=filters, requested_by=request.user)
@@ -137,7 +137,7 @@ def jobs_bulk(request, action):
             actor=request.user,
             verb=f"bulk {action}",
             target=f"jobs matching {filters or 'everything'}",
-            job_count=int(request.POST.get("count") or 0),
+            job_count=count,  # as it matched when staff confirmed
             details={"filters": filters, "bulk_job": str(record.id)},
         )
     return redirect("ops:bulk", record.id)

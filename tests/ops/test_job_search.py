@@ -192,7 +192,7 @@ def test_a_bulk_requeue_over_a_filter_states_the_count_then_runs_as_a_job(
 
     confirm = client.get(reverse("ops:jobs-bulk", args=["requeue"]), params)
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(reverse("ops:jobs-bulk", args=["requeue"]), {**params, "count": 3})
+        response = client.post(reverse("ops:jobs-bulk", args=["requeue"]), params)
     run_jobs()  # the bulk job, then the requeued jobs
     run_jobs()
 
@@ -227,7 +227,7 @@ def test_bulk_cancel_and_delete_leave_running_and_unmatched_jobs_alone(
 
     confirm = client.get(reverse("ops:jobs-bulk", args=[action]), {"kind": "succeed"})
     with django_capture_on_commit_callbacks(execute=True):
-        client.post(reverse("ops:jobs-bulk", args=[action]), {"kind": "succeed", "count": 2})
+        client.post(reverse("ops:jobs-bulk", args=[action]), {"kind": "succeed"})
     run_jobs()
 
     assert b"2 jobs?" in confirm.content

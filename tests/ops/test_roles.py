@@ -36,7 +36,7 @@ ROUTES = {
     "failed-detail": (LOOK, lambda t: (["default", t["failed"].id], {})),
     "bulk": (LOOK, lambda t: ([t["bulk"].id], {})),
     "bulk-panel": (LOOK, lambda t: ([t["bulk"].id], {})),
-    "jobs-bulk": (ACT, lambda t: (["requeue"], {"kind": "fail_times", "count": 1})),
+    "jobs-bulk": (ACT, lambda t: (["requeue"], {"kind": "fail_times"})),
     "job-requeue": (ACT, lambda t: ([t["failed"].id], {})),
     "job-cancel": (ACT, lambda t: ([t["delayed"].id], {})),
     "scheduled-run-now": (ACT, lambda t: (["default", t["delayed"].id], {})),
