@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PG_TEST_URL ?= $(or $(filter postgres%,$(DATABASE_URL)),postgres://postgres@127.0.0.1:5432/photos)
 
-.PHONY: install install-dev run test test-sqlite test-postgres test-chaos lint fmt check bench bench-quick
+.PHONY: install install-dev run test test-sqlite test-postgres test-chaos lint fmt check bench bench-quick screenshots
 
 # `make run` installs what the app needs to run (requirements.txt); the test, lint and
 # check targets add the tools (requirements-dev.txt, which includes requirements.txt).
@@ -66,6 +66,10 @@ fmt: install-dev
 check: install-dev
 	$(PY) manage.py makemigrations --check --dry-run
 	$(MAKE) --no-print-directory lint
+
+# The browser tests again, refreshing the screenshots the docs show (docs/screenshots/).
+screenshots: install-dev
+	UPDATE_DOCS_SCREENSHOTS=1 $(PY) -m pytest -m browser $(PYTEST_ARGS)
 
 # The benchmarks (bench/README.md): each starts what it needs on loopback and stops it.
 # They take minutes and load the machine: run them alone. bench-quick makes every run small.

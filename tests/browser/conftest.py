@@ -1,4 +1,5 @@
 import os
+from pathlib import Path
 
 import pytest
 
@@ -34,3 +35,31 @@ def page(browser):
     page.set_default_timeout(15_000)
     yield page
     context.close()
+
+
+# Every screenshot a browser test takes lands in var/screenshots/<test name>/ (CI keeps
+# the folder as an artifact). The ones a test marks for the docs are also written to
+# docs/screenshots/ when UPDATE_DOCS_SCREENSHOTS=1, which `make screenshots` sets, so the
+# docs show what the current code draws.
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = Path(os.environ.get("BROWSER_ARTIFACTS", ROOT / "var" / "screenshots"))
+DOCS_SCREENSHOTS = ROOT / "docs" / "screenshots"
+
+
+@pytest.fixture
+def screenshot(page, request):
+    """screenshot("name") saves the page as <artifacts>/<test name>/name.png and returns
+    the path; screenshot("name", docs=True) also refreshes docs/screenshots/name.png
+    under `make screenshots`."""
+    folder = ARTIFACTS / request.node.name
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def take(name, *, docs=False, full_page=True):
+        path = folder / f"{name}.png"
+        page.screenshot(path=str(path), full_page=full_page)
+        if docs and os.environ.get("UPDATE_DOCS_SCREENSHOTS") == "1":
+            DOCS_SCREENSHOTS.mkdir(exist_ok=True)
+            (DOCS_SCREENSHOTS / path.name).write_bytes(path.read_bytes())
+        return path
+
+    return take
