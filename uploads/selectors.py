@@ -1,3 +1,5 @@
+import uuid
+
 from django.db.models import Exists
 from django.http import Http404
 from django.shortcuts import get_object_or_404
@@ -19,9 +21,38 @@ def batch_get_for_user(user, batch):
     return photos
 
 
+def photos_get_for_user(user, photo_ids):
+    """Those of `photo_ids` that `user` owns; ids that are not UUIDs match nothing."""
+    valid = []
+    for photo_id in photo_ids:
+        try:
+            valid.append(uuid.UUID(photo_id))
+        except ValueError:
+            continue
+    return list(photos_for_user(user).filter(pk__in=valid))
+
+
 def photo_get_for_user(user, photo_id):
     """The photo if `user` owns it; 404 otherwise, for staff too (they use /ops/)."""
     return get_object_or_404(photos_for_user(user), pk=photo_id)
+
+
+def photo_displayed_size(photo):
+    """The photo's width and height as it is shown: upright, after its EXIF orientation.
+
+    Photo.width and .height are the original's stored size, read from its header at upload
+    before anything is decoded; a phone's portrait photo is stored sideways with an EXIF
+    orientation of 5 to 8, which swaps the two. The variants are made upright (see
+    uploads.imaging.make_variants), so once they exist the largest one tells which side is
+    the long one. Until then, and for a square photo, the stored size is the answer.
+    """
+    width, height = photo.width, photo.height
+    if photo.variants and width != height:
+        largest = max(photo.variants.values(), key=lambda info: info["width"] * info["height"])
+        upright_landscape = largest["width"] > largest["height"]
+        if largest["width"] != largest["height"] and upright_landscape != (width > height):
+            width, height = height, width
+    return width, height
 
 
 def photo_as_json(photo):

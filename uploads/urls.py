@@ -7,6 +7,7 @@ app_name = "uploads"
 urlpatterns = [
     path("", views.gallery, name="gallery"),
     path("upload/", views.upload, name="upload"),
+    path("status.json", views.gallery_status, name="gallery-status"),
     path("batch/<uuid:batch>/", views.batch, name="batch"),
     path("batch/<uuid:batch>.json", views.batch_status, name="batch-status"),
     path("<uuid:photo_id>/", views.detail, name="detail"),

@@ -13,8 +13,10 @@ from uploads.imaging import VARIANT_TYPES
 from uploads.selectors import (
     batch_get_for_user,
     photo_as_json,
+    photo_displayed_size,
     photo_get_for_user,
     photos_for_user,
+    photos_get_for_user,
 )
 from uploads.services import photo_delete, photo_retry, photos_upload
 
@@ -27,6 +29,16 @@ def wants_json(request):
 @login_required
 def gallery(request):
     return render(request, "uploads/gallery.html", {"photos": photos_for_user(request.user)[:200]})
+
+
+@require_safe
+@never_cache
+@login_required
+def gallery_status(request):
+    """The JSON of the photos named by ?photo=<id> (repeated), for the gallery's polling."""
+    photos = photos_get_for_user(request.user, request.GET.getlist("photo")[:200])
+    data = [photo_as_json(photo) for photo in photos]
+    return JsonResponse({"photos": data, "terminal": all(p["terminal"] for p in data)})
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -124,7 +136,15 @@ def batch_status(request, batch):
 @login_required
 def detail(request, photo_id):
     photo = photo_get_for_user(request.user, photo_id)
-    return render(request, "uploads/detail.html", {"photo": photo, "data": photo_as_json(photo)})
+    width, height = photo_displayed_size(photo)
+    context = {
+        "photo": photo,
+        "data": photo_as_json(photo),
+        "width": width,
+        "height": height,
+        "large": photo.variants.get("large"),
+    }
+    return render(request, "uploads/detail.html", context)
 
 
 @require_safe

@@ -1,0 +1,50 @@
+"""Staff run the daily digest now from the cron page; a worker sends it; it is in the mailbox."""
+
+import re
+import time
+
+import pytest
+from playwright.sync_api import expect
+
+from jobs.schedules import register_periodic_jobs
+from tests.browser.test_phone_width import log_in
+from tests.factories import make_photo
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def mailbox(settings, tmp_path):
+    """/dev/mail/ on, reading the folder where the worker process writes its email."""
+    settings.DEBUG = True
+    settings.EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    settings.EMAIL_FILE_PATH = settings.MAIL_DIR = tmp_path / "mail"
+    return settings.MAIL_DIR
+
+
+def test_staff_run_the_digest_now_and_the_email_appears_in_the_mailbox(
+    live_server, page, staff, alice, worker_process, mailbox, screenshot
+):
+    make_photo(alice, original_name="beach.jpg")  # news for alice's digest
+    register_periodic_jobs()
+    worker_process()
+    log_in(page, live_server, staff, "correct horse 3")
+
+    page.goto(f"{live_server.url}/ops/cron/")
+    row = page.locator("tr", has=page.locator("code", has_text="periodic-send_digests"))
+    row.get_by_role("link", name="Run now").click()
+    page.get_by_role("button", name="Yes, run it now").click()
+    expect(page).to_have_url(re.compile(r"/ops/jobs/[0-9a-f-]{36}/$"))
+    expect(page.locator(".flash")).to_contain_text("keeps its schedule")
+
+    digest = page.locator("details", has_text="Your photo site digest for")
+    deadline = time.monotonic() + 60
+    page.goto(f"{live_server.url}/dev/mail/")
+    while not digest.count() and time.monotonic() < deadline:
+        time.sleep(0.5)
+        page.reload()
+    expect(digest).to_have_count(1)
+    expect(digest.locator("summary")).to_contain_text("alice@example.com")
+    expect(digest).to_have_attribute("open", "")  # the newest message is shown open
+    expect(digest.locator("pre")).to_contain_text("beach.jpg")
+    screenshot("digest-mailbox", docs=True)
