@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PG_TEST_URL ?= $(or $(filter postgres%,$(DATABASE_URL)),postgres://postgres@127.0.0.1:5432/photos)
 
-.PHONY: install install-dev run test test-sqlite test-postgres test-chaos lint fmt check bench bench-quick screenshots
+.PHONY: install install-dev run test test-sqlite test-postgres test-chaos lint fmt check bench bench-quick screenshots docs-anchors
 
 # `make run` installs what the app needs to run (requirements.txt); the test, lint and
 # check targets add the tools (requirements-dev.txt, which includes requirements.txt).
@@ -70,6 +70,11 @@ check: install-dev
 # The browser tests again, refreshing the screenshots the docs show (docs/screenshots/).
 screenshots: install-dev
 	UPDATE_DOCS_SCREENSHOTS=1 $(PY) -m pytest -m browser $(PYTEST_ARGS)
+
+# Move every line anchor in README.md and docs/*.md ([`name`](../file.py#L<n>)) to the line
+# that defines its name now; tests/test_docs.py fails on a stale one.
+docs-anchors: install
+	$(PY) docs/anchors.py --fix
 
 # The benchmarks (bench/README.md): each starts what it needs on loopback and stops it.
 # They take minutes and load the machine: run them alone. bench-quick makes every run small.

@@ -13,14 +13,19 @@ where it is. What is checked:
 - `tests/...py::test_name` and bare `test_name` references name a test that exists;
 - backticked dotted references into our packages (`jobs.services.job_requeue`,
   `jobs.ops`, `jobs.JobRecord`) import, and `settings.NAME` is a setting;
-- every `make <target>` is a target of the Makefile.
+- every `make <target>` is a target of the Makefile;
+- every line anchor, [`name`](../path.py#L<n>), names a file that exists and line n of it
+  defines that name (`docs/anchors.py`, which these tests import, says what counts and
+  `make docs-anchors` moves stale anchors).
 
 Only text in backticks and fenced code blocks counts; prose is free to say anything.
 """
 
 import ast
 import importlib
+import importlib.util
 import re
+import sys
 from functools import cache
 from pathlib import Path
 
@@ -38,6 +43,11 @@ SOURCE_ROOTS = {*PACKAGES, "tests", "docs", "bench", "templates", "static", ".ci
 EXTENSIONS = (".py", ".html", ".js", ".css", ".md", ".yml", ".yaml", ".txt", ".toml", ".json")
 TOP_LEVEL_FILES = {"Makefile", "Procfile", "Dockerfile", ".env.example", ".dockerignore"}
 PLACEHOLDER = re.compile(r"[<>…*{}$|]")  # `templates/<app>/<name>.html` is a pattern
+
+_spec = importlib.util.spec_from_file_location("docs_anchors", ROOT / "docs" / "anchors.py")
+anchors = importlib.util.module_from_spec(_spec)
+sys.modules[_spec.name] = anchors
+_spec.loader.exec_module(anchors)
 
 FENCE = re.compile(r"^```.*?^```", re.M | re.S)
 SPAN = re.compile(r"`([^`\n]+)`")
@@ -389,3 +399,64 @@ def test_the_checks_catch_a_broken_reference(tmp_path):
     assert not hasattr(settings, "PERIODIC_JOBS")
     assert [target for _, target in make_targets(doc)] == ["deploy"]
     assert "deploy" not in makefile_targets()
+
+
+# Line anchors: [`name`](../path.py#L<n>) must point at the line that defines name.
+
+
+def anchor_params():
+    return [
+        pytest.param(anchor, id=f"{anchor.doc.relative_to(ROOT)}:{anchor.doc_line}:{anchor.name}")
+        for doc in anchors.docs()
+        for anchor in anchors.anchors(doc)
+    ]
+
+
+@pytest.mark.parametrize("anchor", anchor_params())
+def test_a_line_anchor_points_at_the_definition(anchor):
+    assert anchor.file.is_file(), f"{anchor}: no file {anchor.path}"
+    now = anchors.defined_at(anchor)
+    assert now is not None, f"{anchor}: {anchor.path} defines no {anchor.name}"
+    assert now == anchor.line, f"{anchor}: defined at line {now}; run make docs-anchors"
+
+
+def test_the_docs_have_line_anchors():
+    found = {(a.doc.name, a.name) for doc in anchors.docs() for a in anchors.anchors(doc)}
+    assert ("README.md", "user_signup") in found
+    assert ("README.md", "Job.enqueue") in found
+
+
+def test_a_stale_anchor_is_reported_and_fixed(tmp_path):
+    (tmp_path / "mod.py").write_text(
+        "LIMIT = 3\n\n\nclass Box:\n    def open(self):\n        pass\n\n\n"
+        "async def fetch():\n    pass\n"
+    )
+    doc = tmp_path / "page.md"
+    doc.write_text(
+        "[`LIMIT`](mod.py#L1), [`Box`](mod.py#L4), [`Box.open`](mod.py#L2),\n"
+        "[`fetch`](mod.py#L1), [`gone`](mod.py#L1), [`LIMIT`](nowhere.py#L1)\n"
+        "```\n[`fetch`](mod.py#L1)\n```\n"
+    )
+    found = list(anchors.anchors(doc))
+    assert [(a.name, a.line) for a in found] == [
+        ("LIMIT", 1),
+        ("Box", 4),
+        ("Box.open", 2),
+        ("fetch", 1),
+        ("gone", 1),
+        ("LIMIT", 1),
+    ]
+    stale = [(a.name, a.path, now) for a, now in anchors.stale([doc])]
+    assert stale == [
+        ("Box.open", "mod.py", 5),
+        ("fetch", "mod.py", 9),
+        ("gone", "mod.py", None),
+        ("LIMIT", "nowhere.py", None),
+    ]
+    missing = anchors.fix(doc)
+    assert [a.name for a in missing] == ["gone", "LIMIT"]
+    assert doc.read_text().splitlines()[:2] == [
+        "[`LIMIT`](mod.py#L1), [`Box`](mod.py#L4), [`Box.open`](mod.py#L5),",
+        "[`fetch`](mod.py#L9), [`gone`](mod.py#L1), [`LIMIT`](nowhere.py#L1)",
+    ]
+    assert [a.name for a, _ in anchors.stale([doc])] == ["gone", "LIMIT"]
