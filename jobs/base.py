@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from django.core.exceptions import ImproperlyConfigured
 
 from jobs.conf import jobs_settings
+from jobs.middleware import note_enqueued
 from jobs.services import job_enqueue, job_enqueue_many
 from jobs.tracking import tracked
 
@@ -62,6 +63,8 @@ class Job:
       good.
     - `cron`: a cron string (UTC); rq-scheduler then enqueues the job on that schedule
       (jobs.schedules). Such a job takes no arguments.
+    - `label`: what people read for it on the job pages ("Send welcome email");
+      by default the function's name as a sentence.
 
     Durations are seconds or timedeltas. The per-call options, set with `.using()`:
     `delay` (a timedelta), `after` (another job's row: this one waits until that one
@@ -77,6 +80,7 @@ class Job:
     keep_failure: Seconds | None = None
     on_failure: Callable[[JobRecord], None] | None = None
     cron: str | None = None
+    label: str | None = None
     delay: timedelta | None = None
     after: JobRecord | None = None
     job_id: uuid.UUID | None = None
@@ -91,6 +95,8 @@ class Job:
                 f"{self.name}: queue {self.queue!r} is not one of {jobs_settings.RQ_QUEUE_NAMES}"
             )
         object.__setattr__(self, "_run", tracked(self.func))
+        if not self.label:
+            object.__setattr__(self, "label", label_from_name(self.func.__name__))
 
     @property
     def name(self) -> str:
@@ -118,7 +124,7 @@ class Job:
         `args` must be JSON (ids, never model instances); `owner` is the user whose
         pages show the job. Returns the row, whose id is also RQ's job id.
         """
-        return job_enqueue(
+        record = job_enqueue(
             args=args,
             owner=owner,
             depends_on=self.after,
@@ -126,6 +132,8 @@ class Job:
             job_id=self.job_id,
             **self._declared(),
         )
+        note_enqueued(record.pk)
+        return record
 
     def enqueue_many(self, calls: Iterable[tuple[uuid.UUID, Sequence[Any], int | None]]):
         """Record many runs at once and push them in one pipeline on commit (a fan-out).
@@ -135,7 +143,9 @@ class Job:
         """
         if self.delay or self.after or self.job_id:
             raise TypeError("enqueue_many() takes its ids from `calls` and runs at once")
-        return job_enqueue_many(jobs=list(calls), **self._declared())
+        ids = job_enqueue_many(jobs=list(calls), **self._declared())
+        note_enqueued(*ids)
+        return ids
 
     def _declared(self) -> dict[str, Any]:
         """The declaration, in the engine's terms (jobs.services)."""
@@ -161,6 +171,7 @@ def job(
     keep_failure: Seconds | None = None,
     on_failure: Callable[[JobRecord], None] | None = None,
     cron: str | None = None,
+    label: str | None = None,
 ):
     """Declare a background job: `@job` or `@job(queue=..., retries=..., ...)`.
 
@@ -177,11 +188,18 @@ def job(
             keep_failure=keep_failure,
             on_failure=on_failure,
             cron=cron,
+            label=label,
         )
         registry[declared.module_path] = declared
         return declared
 
     return declare(func) if func is not None else declare
+
+
+def label_from_name(name: str) -> str:
+    """A job's default label: "send_welcome_email" reads "Send welcome email"."""
+    words = name.strip("_").replace("_", " ")
+    return words[:1].upper() + words[1:]
 
 
 def _seconds(duration: Seconds | None) -> int | None:

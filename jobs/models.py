@@ -60,6 +60,12 @@ class JobRecord(models.Model):
         max_length=200, blank=True, help_text="host:pid of the process running (or that ran) it."
     )
 
+    request_seconds = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="How long the web request that enqueued it took (jobs.middleware).",
+    )
+
     created_at = models.DateTimeField(auto_now_add=True)
     enqueued_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)

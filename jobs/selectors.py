@@ -67,8 +67,94 @@ def jobs_ended_exist(owner, since, *, exclude_kinds: Iterable[str] = ()) -> Exis
     return Exists(ended.exclude(kind__in=exclude_kinds))
 
 
-def job_as_json(record: JobRecord) -> dict[str, Any]:
+def job_label(record: JobRecord) -> str:
+    """The job's name for people: its declaration's `label` (jobs.base), else its kind
+    as a sentence."""
+    from jobs.base import label_from_name, registry
+
+    declared = registry.get(record.func)
+    return declared.label if declared else label_from_name(record.kind)
+
+
+# Which docs page explains a job, by the app that declares it (docs/README.md lists them).
+DOCS_BY_APP = {
+    "accounts": "docs/03-producers-and-workers.md",
+    "uploads": "docs/04-photo-uploads.md",
+    "jobs": "docs/reliability.md",
+}
+DOCS_DEFAULT = "docs/01-the-queue-pattern.md"
+
+
+def job_how_it_works(record: JobRecord) -> dict[str, str]:
+    """Where the job's code lives and which docs page explains it."""
+    module, _, function = record.func.rpartition(".")
+    app = module.split(".")[0]
     return {
+        "code": f"{module.replace('.', '/')}.py" if module else "",
+        "function": function,
+        "docs": DOCS_BY_APP.get(app, DOCS_DEFAULT),
+        "queue_docs": DOCS_DEFAULT,
+    }
+
+
+def job_story(record: JobRecord, attempts: list[JobAttempt] | None = None) -> dict[str, Any]:
+    """What happened to the job, for its owner: a sentence, a timeline and durations.
+
+    Built from the record, its ended attempts (job_attempts) and its events; owner-safe:
+    a worker's name, never its host, error text or traceback. Two queries at most.
+    """
+    if attempts is None:
+        attempts = job_attempts(record)
+    label = job_label(record)
+    timeline: list[dict[str, Any]] = [{"at": record.created_at, "text": "Recorded"}]
+    if record.run_at:
+        timeline.append({"at": record.run_at, "text": "Scheduled to run"})
+    if record.enqueued_at:
+        timeline.append({"at": record.enqueued_at, "text": "Queued"})
+    for attempt in attempts:
+        if attempt.outcome == JobAttempt.Outcome.FINISHED:
+            continue
+        if attempt.started_at:
+            timeline.append({"at": attempt.started_at, "text": f"Attempt {attempt.number} started"})
+        outcome = attempt.get_outcome_display()
+        timeline.append({"at": attempt.ended_at, "text": f"Attempt {attempt.number}: {outcome}"})
+        if attempt.next_attempt_at:
+            timeline.append({"at": attempt.next_attempt_at, "text": f"Retry #{attempt.number + 1}"})
+    for event in record.events.all():
+        timeline.append({"at": event.at, "text": event.message or event.kind.capitalize()})
+    if record.started_at:
+        timeline.append({"at": record.started_at, "text": f"Attempt {record.attempts} started"})
+    if record.finished_at and record.status in ENDED:
+        timeline.append({"at": record.finished_at, "text": record.get_status_display()})
+    timeline.sort(key=lambda entry: entry["at"])
+    waited = ran = None
+    if record.started_at and record.enqueued_at:
+        waited = max(0.0, (record.started_at - record.enqueued_at).total_seconds())
+    if record.started_at and record.finished_at and record.finished_at >= record.started_at:
+        ran = (record.finished_at - record.started_at).total_seconds()
+    next_attempt_at = None
+    if record.status in JobRecord.WAITING and attempts:
+        next_attempt_at = attempts[-1].next_attempt_at
+    return {
+        "label": label,
+        "sentence": (
+            f"{label}: this runs on a worker, in the background, so the page you were on "
+            "did not wait for it. This page follows it as it runs."
+        ),
+        "timeline": timeline,
+        "waited": waited,
+        "ran": ran,
+        "worker": record.worker,
+        "run_at": record.run_at if record.status == JobRecord.Status.SCHEDULED else None,
+        "next_attempt_at": next_attempt_at,
+        "request_seconds": record.request_seconds,
+    }
+
+
+def job_as_json(record: JobRecord, story: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The job's public fields. `label` and, when given, `story` (job_story) were added
+    later: the keys before them are a contract."""
+    data = {
         "id": str(record.id),
         "kind": record.kind,
         "status": record.status,
@@ -82,7 +168,22 @@ def job_as_json(record: JobRecord) -> dict[str, Any]:
         "created_at": _iso(record.created_at),
         "started_at": _iso(record.started_at),
         "finished_at": _iso(record.finished_at),
+        "label": job_label(record),
     }
+    if story is not None:
+        data["story"] = {
+            "sentence": story["sentence"],
+            "timeline": [
+                {"at": _iso(entry["at"]), "text": entry["text"]} for entry in story["timeline"]
+            ],
+            "waited": story["waited"],
+            "ran": story["ran"],
+            "worker": story["worker"],
+            "run_at": _iso(story["run_at"]),
+            "next_attempt_at": _iso(story["next_attempt_at"]),
+            "request_seconds": story["request_seconds"],
+        }
+    return data
 
 
 # A task that raises jobs.tracking.Permanent writes its message for people; the row

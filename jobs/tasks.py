@@ -9,7 +9,12 @@ from jobs.conf import jobs_settings
 from jobs.services import job_records_prune
 
 
-@job(queue="low", cron="30 3 * * *")  # 03:30 UTC every day, a quiet hour
+# 03:30 UTC every day, a quiet hour
+@job(
+    queue="low",
+    cron="30 3 * * *",
+    label="Prune old job records",
+)
 def prune_job_records():
     retention = timedelta(days=jobs_settings.JOB_RECORD_RETENTION_DAYS)
     return job_records_prune(ended_before=timezone.now() - retention)

@@ -4,21 +4,50 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from jobs.selectors import job_as_json, job_attempts, job_get_for_user, jobs_for_user
+from jobs.selectors import (
+    job_as_json,
+    job_attempts,
+    job_get_for_user,
+    job_how_it_works,
+    job_label,
+    job_story,
+    jobs_for_user,
+)
+
+MY_JOBS = 100
 
 
 @require_safe
 @login_required
 def job_list(request):
-    records = jobs_for_user(request.user)[:100]
+    records = list(jobs_for_user(request.user)[:MY_JOBS])
+    for record in records:
+        record.label = job_label(record)
     return render(request, "jobs/list.html", {"records": records})
+
+
+@require_safe
+@never_cache
+@login_required
+def job_list_status(request):
+    """My jobs as JSON, newest first, for the list page's polling."""
+    records = jobs_for_user(request.user)[:MY_JOBS]
+    return JsonResponse({"jobs": [job_as_json(record) for record in records]})
 
 
 @require_safe
 @login_required
 def job_detail(request, job_id):
     record = job_get_for_user(request.user, job_id)
-    context = {"record": record, "job": job_as_json(record), "attempts": job_attempts(record)}
+    attempts = job_attempts(record)
+    story = job_story(record, attempts)
+    context = {
+        "record": record,
+        "job": job_as_json(record, story),
+        "story": story,
+        "attempts": attempts,
+        "how": job_how_it_works(record),
+    }
     return render(request, "jobs/detail.html", context)
 
 
@@ -27,4 +56,4 @@ def job_detail(request, job_id):
 @login_required
 def job_status(request, job_id):
     record = job_get_for_user(request.user, job_id)
-    return JsonResponse(job_as_json(record))
+    return JsonResponse(job_as_json(record, job_story(record)))

@@ -34,6 +34,7 @@ def photo_job_failed(record):
     keep_result=HOUR,
     keep_failure=WEEK,
     on_failure=photo_job_failed,
+    label="Resize a photo",
 )
 def resize_photo(photo_id):
     photo = Photo.objects.filter(pk=photo_id).first()
@@ -50,6 +51,7 @@ def resize_photo(photo_id):
     keep_result=HOUR,
     keep_failure=WEEK,
     on_failure=photo_job_failed,
+    label="Publish a photo",
 )
 def publish_photo(photo_id):
     photo = Photo.objects.filter(pk=photo_id).first()
@@ -58,12 +60,19 @@ def publish_photo(photo_id):
     return services.photo_publish(photo=photo)
 
 
-@job(queue="high", retries=5, timeout=60, keep_result=DAY, keep_failure=WEEK)
+@job(
+    queue="high",
+    retries=5,
+    timeout=60,
+    keep_result=DAY,
+    keep_failure=WEEK,
+    label="Upload confirmation email",
+)
 def send_upload_confirmation(batch):
     return services.upload_confirmation_send(batch=batch)
 
 
-@job(queue="low", retries=5)
+@job(queue="low", retries=5, label="Delete a photo's files")
 def delete_photo_files(photo_id, owner_id, original_ext):
     return services.photo_files_delete(
         photo_id=photo_id, owner_id=owner_id, original_ext=original_ext

@@ -18,19 +18,19 @@ from jobs.ops.selectors import failed_refs
 BULK_TIMEOUT = timedelta(hours=2)
 
 
-@job(queue="default", timeout=BULK_TIMEOUT)
+@job(queue="default", timeout=BULK_TIMEOUT, label="Requeue failed jobs")
 def requeue_failed_jobs(refs=None):
     """`refs`: "queue:job id" strings; None means every failed job."""
     return services.failed_jobs_requeue(refs=None if refs is None else failed_refs(refs))
 
 
-@job(queue="default", timeout=BULK_TIMEOUT)
+@job(queue="default", timeout=BULK_TIMEOUT, label="Delete failed jobs")
 def delete_failed_jobs(refs=None):
     """`refs`: "queue:job id" strings; None means every failed job."""
     return services.failed_jobs_delete(refs=None if refs is None else failed_refs(refs))
 
 
-@job(queue="default", timeout=BULK_TIMEOUT)
+@job(queue="default", timeout=BULK_TIMEOUT, label="Bulk action on jobs")
 def jobs_bulk_action(action, filters):
     """Requeue, cancel or delete the records that the search's `filters` match when it runs."""
     return services.jobs_bulk(action=action, filters=filters)
