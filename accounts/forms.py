@@ -1,10 +1,10 @@
 from django import forms
 from django.contrib.auth import get_user_model
-from django.contrib.auth.forms import UserCreationForm
+from django.contrib.auth.forms import PasswordResetForm, UserCreationForm
 from django.contrib.auth.validators import ASCIIUsernameValidator
 
 from accounts.models import Profile
-from accounts.services import EMAIL_TAKEN
+from accounts.services import EMAIL_TAKEN, password_reset_request
 
 USERNAME_HELP = "Up to 150 characters: English letters, digits and @ . + - _ only."
 
@@ -39,3 +39,21 @@ class ProfileForm(forms.ModelForm):
     class Meta:
         model = Profile
         fields = ("digest_opt_in",)
+
+
+class QueuedPasswordResetForm(PasswordResetForm):
+    """Django's reset form, but the email is a job on the `high` queue.
+
+    Django calls send_mail once per active account with this email (none for an unknown
+    one, so the page after it is the same either way); here it enqueues the job with the
+    link's pieces instead of talking to SMTP inside the request.
+    """
+
+    def send_mail(self, subject_template_name, email_template_name, context, *args, **kwargs):
+        password_reset_request(
+            user=context["user"],
+            uid=context["uid"],
+            token=context["token"],
+            domain=context["domain"],
+            protocol=context["protocol"],
+        )

@@ -37,6 +37,15 @@ def signup_wait(request, email):
     return _wait(*limits)
 
 
+def password_reset_wait(request, email):
+    """Seconds until this reset request may be made; it shares signup's limits' settings."""
+    window = settings.SIGNUP_RATE_WINDOW_SECONDS
+    limits = [(f"reset:ip:{client_network(request)}", settings.SIGNUP_RATE_IP_LIMIT, window)]
+    if email.strip():
+        limits.append((f"reset:email:{_digest(email)}", settings.SIGNUP_RATE_LIMIT, window))
+    return _wait(*limits)
+
+
 def client_network(request):
     """The client's address, or its /64 for IPv6, where one host holds a whole /64.
 

@@ -3,6 +3,7 @@ from django.db.models import F, OuterRef, Q
 from django.db.models.functions import Coalesce
 
 from accounts import tasks
+from jobs.models import JobRecord
 from jobs.selectors import jobs_ended_between, jobs_ended_exist
 from uploads.selectors import photos_added_between, photos_added_exist
 
@@ -40,3 +41,14 @@ def digest_context(*, user, day, since, until):
         "photos": list(photos_added_between(user, since, until)),
         "jobs": list(jobs_ended_between(user, since, until, exclude_kinds=digest_kinds())),
     }
+
+
+def account_deletion_pending(user):
+    """The user's scheduled account deletion (a JobRecord still waiting), or None."""
+    return (
+        JobRecord.objects.filter(
+            kind=tasks.delete_account.name, owner=user, status__in=JobRecord.WAITING
+        )
+        .order_by("-created_at")
+        .first()
+    )

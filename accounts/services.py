@@ -12,11 +12,14 @@ from django.utils import timezone
 
 from accounts import tasks  # tasks imports this module too; each uses the other at call time
 from accounts.models import Profile
-from accounts.selectors import digest_context, digest_recipients
+from accounts.selectors import account_deletion_pending, digest_context, digest_recipients
 from jobs.idempotency import once
 from jobs.mail import send_email
-from jobs.tracking import report_progress
-from uploads.selectors import has_photos
+from jobs.models import JobRecord
+from jobs.services import job_cancel
+from jobs.tracking import current_record, report_progress
+from uploads.selectors import has_photos, photos_for_user
+from uploads.services import photo_files_delete
 
 EMAIL_TAKEN = "An account with this email already exists."
 
@@ -129,6 +132,80 @@ def digest_email_send(*, user, day, until):
     )
     Profile.objects.filter(pk=profile.pk).update(last_digest_at=until)
     return {"sent": sent, "photos": len(context["photos"]), "jobs": len(context["jobs"])}
+
+
+def password_reset_request(*, user, uid, token, domain, protocol):
+    """Record the reset email as a job; the job renders and sends it."""
+    return tasks.send_password_reset_email.enqueue(
+        user.pk, uid, token, domain, protocol, owner=user
+    )
+
+
+def password_reset_email_send(*, user, uid, token, domain, protocol):
+    """Send the reset link, once per token however often the job runs."""
+    report_progress(50, "Sending the password reset email")
+    sent = _email_once(
+        f"password_reset:{user.pk}:{token}",
+        to=user,
+        subject="Reset your password on the photo site",
+        template="emails/password_reset.txt",
+        context={"user": user, "uid": uid, "token": token, "domain": domain, "protocol": protocol},
+    )
+    return {"sent": sent, "to": user.email}
+
+
+@transaction.atomic
+def account_deletion_schedule(*, user):
+    """Schedule the account's deletion after ACCOUNT_DELETION_GRACE_SECONDS.
+
+    Returns (record, created). While one deletion is waiting, asking again returns it
+    and schedules nothing more; the profile row is locked so two requests cannot both.
+    """
+    get_user_model().objects.select_for_update().filter(pk=user.pk).first()
+    if pending := account_deletion_pending(user):
+        return pending, False
+    grace = timedelta(seconds=settings.ACCOUNT_DELETION_GRACE_SECONDS)
+    return tasks.delete_account.using(delay=grace).enqueue(user.pk, owner=user), True
+
+
+def account_deletion_cancel(*, user):
+    """Cancel the waiting deletion: its row says canceled, RQ's scheduled registry drops it.
+
+    False when there is none, or it has started already (then it runs to its end).
+    """
+    pending = account_deletion_pending(user)
+    return bool(pending) and job_cancel(record=pending, reason="Canceled by its owner")
+
+
+def account_delete(*, user_id):
+    """The delete_account job: the user, what cascades, and their photos' stored files.
+
+    A canceled deletion never gets here (the job's row must move from waiting to
+    started, which a cancel prevents); this checks the row again under a lock, so a
+    cancel at the same moment either wins or is refused as too late.
+    """
+    User = get_user_model()
+    record = current_record()
+    with transaction.atomic():
+        if record is not None:
+            row = JobRecord.objects.select_for_update().filter(pk=record.pk).first()
+            if row is None or row.status == JobRecord.Status.CANCELED:
+                return {"deleted": False, "reason": "canceled"}
+        user = User.objects.filter(pk=user_id).first()
+        if user is None:
+            return {"deleted": False, "reason": "no such account"}
+        others = JobRecord.objects.filter(owner=user, status__in=JobRecord.WAITING)
+        if record is not None:
+            others = others.exclude(pk=record.pk)
+        for other in others:  # their rows go with the user; RQ must not run them
+            job_cancel(record=other, reason="The account was deleted")
+        photos = list(photos_for_user(user).values_list("id", "original_ext"))
+    # Stored files first: a retry after a storage error finds the user and tries again.
+    for photo_id, ext in photos:
+        photo_files_delete(photo_id=str(photo_id), owner_id=user_id, original_ext=ext)
+    report_progress(80, "Deleting the account")
+    user.delete()  # profile, photos and job rows (this one too) cascade
+    return {"deleted": True, "photos": len(photos)}
 
 
 def _email_once(key, *, to, subject, template, context):

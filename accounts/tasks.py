@@ -21,25 +21,69 @@ WEEK = timedelta(days=7)  # removeOnFail: {age: 7 days}
 
 
 # Five retries with exponential backoff: 2, 4, 8, 16, 32 seconds by default.
-@job(queue="high", retries=5, timeout=60, keep_result=DAY, keep_failure=WEEK)
+@job(queue="high", retries=5, timeout=60, keep_result=DAY, keep_failure=WEEK, label="Welcome email")
 def send_welcome_email(user_id):
     user = get_user_model().objects.get(pk=user_id)
     return services.welcome_email_send(user=user)
 
 
 # Enqueued at signup with a delay (FIRST_PHOTO_REMINDER_DELAY_SECONDS).
-@job(queue="high", retries=3, timeout=60, keep_result=DAY, keep_failure=WEEK)
+@job(
+    queue="high",
+    retries=3,
+    timeout=60,
+    keep_result=DAY,
+    keep_failure=WEEK,
+    label="First-photo reminder",
+)
 def send_first_photo_reminder(user_id):
     user = get_user_model().objects.get(pk=user_id)
     return services.first_photo_reminder_send(user=user)
 
 
-@job(queue="low", cron=settings.DIGEST_CRON)
+@job(queue="low", cron=settings.DIGEST_CRON, label="Daily digests for everyone")
 def send_digests(day=None):
     return services.digests_fan_out(day=day)
 
 
-@job(queue="low", retries=5, timeout=60, keep_result=DAY, keep_failure=WEEK)
+@job(
+    queue="low",
+    retries=5,
+    timeout=60,
+    keep_result=DAY,
+    keep_failure=WEEK,
+    label="Daily digest email",
+)
 def send_digest_email(user_id, day, until):
     user = get_user_model().objects.get(pk=user_id)
     return services.digest_email_send(user=user, day=day, until=datetime.fromisoformat(until))
+
+
+# Enqueued by accounts.forms.QueuedPasswordResetForm: the reset request never waits for SMTP.
+@job(
+    queue="high",
+    retries=5,
+    timeout=60,
+    keep_result=DAY,
+    keep_failure=WEEK,
+    label="Password reset email",
+)
+def send_password_reset_email(user_id, uid, token, domain, protocol):
+    user = get_user_model().objects.get(pk=user_id)
+    return services.password_reset_email_send(
+        user=user, uid=uid, token=token, domain=domain, protocol=protocol
+    )
+
+
+# Enqueued with a delay (ACCOUNT_DELETION_GRACE_SECONDS) by "Delete my account"; the
+# profile page's "Cancel deletion" removes it from RQ's scheduled registry.
+@job(
+    queue="default",
+    retries=3,
+    timeout=300,
+    keep_result=DAY,
+    keep_failure=WEEK,
+    label="Account deletion",
+)
+def delete_account(user_id):
+    return services.account_delete(user_id=user_id)

@@ -1,5 +1,6 @@
 import math
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth import login
@@ -9,10 +10,17 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts.forms import ProfileForm, SignupForm
-from accounts.limits import login_wait, signup_wait, wait_in_words
+from accounts.forms import ProfileForm, QueuedPasswordResetForm, SignupForm
+from accounts.limits import login_wait, password_reset_wait, signup_wait, wait_in_words
 from accounts.models import Profile
-from accounts.services import digest_run_now, profile_update, user_signup
+from accounts.selectors import account_deletion_pending
+from accounts.services import (
+    account_deletion_cancel,
+    account_deletion_schedule,
+    digest_run_now,
+    profile_update,
+    user_signup,
+)
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -50,6 +58,32 @@ class LoginView(auth_views.LoginView):
         return super().post(request, *args, **kwargs)
 
 
+class PasswordResetView(auth_views.PasswordResetView):
+    """Django's reset request; the email goes out from a job (QueuedPasswordResetForm)."""
+
+    form_class = QueuedPasswordResetForm
+    template_name = "registration/password_reset_form.html"
+    http_method_names = ["get", "post", "head", "options"]
+
+    def post(self, request, *args, **kwargs):
+        if wait := password_reset_wait(request, request.POST.get("email", "")):
+            form = self.get_form_class()(initial=_typed(request, "email"))
+            context = self.get_context_data(form=form)
+            return too_many_attempts(request, self.template_name, context, "reset a password", wait)
+        return super().post(request, *args, **kwargs)
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    """Django's "choose a new password"; a used, old or made-up link answers 404."""
+
+    http_method_names = ["get", "post", "head", "options"]
+
+    def render_to_response(self, context, **kwargs):
+        if not context.get("validlink"):
+            kwargs["status"] = 404
+        return super().render_to_response(context, **kwargs)
+
+
 def too_many_attempts(request, template, context, action, wait):
     """429, with the form again (nothing of it was checked) and a plain sentence."""
     refused = f"Too many attempts to {action}. Please wait {wait_in_words(wait)} and try again."
@@ -71,7 +105,33 @@ def profile(request):
         profile_update(user=request.user, digest_opt_in=form.cleaned_data["digest_opt_in"])
         messages.info(request, "Saved.")
         return redirect("accounts:profile")
-    return render(request, "accounts/profile.html", {"form": form})
+    context = {
+        "form": form,
+        "deletion": account_deletion_pending(request.user),
+        "grace_words": wait_in_words(settings.ACCOUNT_DELETION_GRACE_SECONDS),
+    }
+    return render(request, "accounts/profile.html", context)
+
+
+@require_POST
+@login_required
+def account_delete(request):
+    _, created = account_deletion_schedule(user=request.user)
+    if created:
+        messages.info(request, "Your account will be deleted. You can cancel until then.")
+    else:
+        messages.info(request, "Your account's deletion was already scheduled.")
+    return redirect("accounts:profile")
+
+
+@require_POST
+@login_required
+def account_delete_cancel(request):
+    if account_deletion_cancel(user=request.user):
+        messages.info(request, "Deletion canceled. Your account stays.")
+    else:
+        messages.error(request, "There was no deletion waiting to cancel.")
+    return redirect("accounts:profile")
 
 
 @require_POST
