@@ -150,11 +150,13 @@ INSTALLED_APPS = [
     "django_rq",
     "jobs",
     "jobs.ops",
+    "jobs.demo",
     "uploads",
     "accounts",
 ]
 
 MIDDLEWARE = [
+    "jobs.middleware.RequestTiming",  # notes the request's time on the jobs it enqueued
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -421,6 +423,8 @@ SIGNUP_RATE_IP_LIMIT = env_int("SIGNUP_RATE_IP_LIMIT", 20)
 SIGNUP_RATE_WINDOW_SECONDS = env_int("SIGNUP_RATE_WINDOW_SECONDS", 3600)
 # "Upload your first photo" reminder, sent this long after signup unless they upload.
 FIRST_PHOTO_REMINDER_DELAY_SECONDS = env_int("FIRST_PHOTO_REMINDER_DELAY_SECONDS", 24 * 3600)
+# "Delete my account" waits this long, and can be canceled until then (accounts.services).
+ACCOUNT_DELETION_GRACE_SECONDS = env_int("ACCOUNT_DELETION_GRACE_SECONDS", 30 * 60)
 # Job records of finished, failed or canceled jobs are pruned after this many days.
 JOB_RECORD_RETENTION_DAYS = env_int("JOB_RECORD_RETENTION_DAYS", 30)
 # The digest fans out this many per-user email jobs per Redis round trip.
@@ -442,3 +446,8 @@ LOGGING = {
         "rq_scheduler": {"propagate": False},
     },
 }
+
+# Demo pages (jobs/demo): how long the demo's slow step takes, and whether the staff-only
+# demo controls exist (they break things on purpose, so off unless DEBUG by default).
+DEMO_STEP_SECONDS = float(os.environ.get("DEMO_STEP_SECONDS", "1.5"))
+DEMO_CONTROLS = env_bool("DEMO_CONTROLS", DEBUG)

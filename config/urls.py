@@ -5,7 +5,10 @@ from django.core.exceptions import PermissionDenied
 from django.urls import URLPattern, include, path
 from django_rq.urls import urlpatterns as django_rq_urlpatterns
 
+from accounts.urls import password_reset_urlpatterns
 from config import views
+from jobs.demo.urls import urlpatterns as demo_urlpatterns
+from jobs.ops import demo_views
 from jobs.ops.access import can_view, ops_action
 from jobs.ops.views import healthz, metrics
 
@@ -40,6 +43,7 @@ def token_or_viewer(view):
 urlpatterns = [
     path("", views.home, name="home"),
     path("accounts/", include("accounts.urls")),
+    path("accounts/", include(password_reset_urlpatterns)),  # Django's names, no namespace
     path("jobs/", include("jobs.urls")),
     path("photos/", include("uploads.urls")),
     path("healthz", healthz, name="healthz"),
@@ -48,6 +52,8 @@ urlpatterns = [
     # adds ours (tests/ops/test_access.py).
     path("ops/rq/", include((acting_only(django_rq_urlpatterns), "django_rq"))),
     path("ops/", include("jobs.ops.urls")),
+    # The demo: its pages for everyone signed in, and the controls, which are staff's.
+    path("demo/", include((demo_urlpatterns + demo_views.urlpatterns, "demo"))),
     path("dev/mail/", views.dev_mail, name="dev-mail"),
     path("admin/", admin.site.urls),
 ]

@@ -3,6 +3,7 @@
 from django.core.mail import send_mail
 
 from jobs.conf import jobs_settings
+from jobs.demo.controls import raise_if_failing
 from jobs.ratelimit import slot_or_run_later
 
 
@@ -12,4 +13,5 @@ def send_email(*, subject: str, body: str, to: str) -> None:
         limit=jobs_settings.EMAIL_RATE_LIMIT,
         window_seconds=jobs_settings.EMAIL_RATE_WINDOW_SECONDS,
     )
+    raise_if_failing("smtp")  # the demo control's outage; nothing unless DEMO_CONTROLS is on
     send_mail(subject=subject, message=body, from_email=None, recipient_list=[to])

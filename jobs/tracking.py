@@ -21,6 +21,7 @@ from typing import Any
 from rq import Retry, get_current_job
 
 from jobs import states
+from jobs.demo import controls as demo_controls
 from jobs.models import JobRecord
 
 logger = logging.getLogger("jobs")
@@ -74,6 +75,7 @@ def tracked(func: Callable[..., Any]) -> Callable[..., Any]:
         began = time.monotonic()
         _running.record = record
         try:
+            demo_controls.pause_if_slowed()  # returns at once unless DEMO_CONTROLS is on
             result = func(*args, **kwargs)
         except RunLater as later:
             states.waiting(record, seconds=later.seconds, reason=later.reason)

@@ -65,6 +65,13 @@ def redis_requests(monkeypatch):
 
 
 @pytest.fixture(autouse=True)
+def _demo_controls_off(settings):
+    """Tests see production's costs: the demo hooks (jobs.demo.controls) read Redis only
+    when DEMO_CONTROLS is on, which the demo's own tests turn on."""
+    settings.DEMO_CONTROLS = False
+
+
+@pytest.fixture(autouse=True)
 def _chart_counts_per_test(settings):
     """The chart figures a test counts are written when its worker stops or a page reads
     them, never mid-test by the clock (a write would add a round trip to one job), and

@@ -12,6 +12,7 @@ import unicodedata
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage, storages
 
+from jobs.demo.controls import raise_if_failing
 from uploads.imaging import VARIANT_TYPES
 
 
@@ -60,6 +61,7 @@ def stage_variant(photo, name, data):
 
 
 def publish_variant(photo, name):
+    raise_if_failing("storage")  # the demo control's outage; nothing unless DEMO_CONTROLS is on
     with default_storage.open(staged_key(photo, name)) as file:
         # S3 stores this as the object's Content-Type: ours, from the encoder.
         file.content_type = variant_content_type(photo, name)

@@ -1,0 +1,11 @@
+from django.urls import path
+
+from jobs.demo import views
+
+app_name = "demo"
+
+urlpatterns = [
+    path("difference/", views.difference, name="difference"),
+    path("difference/inline/", views.difference_inline, name="difference-inline"),
+    path("difference/queued/", views.difference_queued, name="difference-queued"),
+]
