@@ -63,3 +63,12 @@ def screenshot(page, request):
         return path
 
     return take
+
+
+@pytest.fixture
+def mailbox(settings, tmp_path):
+    """/dev/mail/ on, reading the folder where the worker process writes its email."""
+    settings.DEBUG = True
+    settings.EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    settings.EMAIL_FILE_PATH = settings.MAIL_DIR = tmp_path / "mail"
+    return settings.MAIL_DIR

@@ -13,15 +13,6 @@ from tests.factories import make_photo
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture
-def mailbox(settings, tmp_path):
-    """/dev/mail/ on, reading the folder where the worker process writes its email."""
-    settings.DEBUG = True
-    settings.EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
-    settings.EMAIL_FILE_PATH = settings.MAIL_DIR = tmp_path / "mail"
-    return settings.MAIL_DIR
-
-
 def test_staff_run_the_digest_now_and_the_email_appears_in_the_mailbox(
     live_server, page, staff, alice, worker_process, mailbox, screenshot
 ):
