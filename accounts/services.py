@@ -159,7 +159,7 @@ def account_deletion_schedule(*, user):
     """Schedule the account's deletion after ACCOUNT_DELETION_GRACE_SECONDS.
 
     Returns (record, created). While one deletion is waiting, asking again returns it
-    and schedules nothing more; the profile row is locked so two requests cannot both.
+    and schedules nothing more; the user's row is locked so two requests cannot both.
     """
     get_user_model().objects.select_for_update().filter(pk=user.pk).first()
     if pending := account_deletion_pending(user):
