@@ -21,7 +21,15 @@ WEEK = timedelta(days=7)  # removeOnFail: {age: 7 days}
 
 
 # Five retries with exponential backoff: 2, 4, 8, 16, 32 seconds by default.
-@job(queue="high", retries=5, timeout=60, keep_result=DAY, keep_failure=WEEK, label="Welcome email")
+@job(
+    queue="high",
+    retries=5,
+    timeout=60,
+    keep_result=DAY,
+    keep_failure=WEEK,
+    label="Welcome email",
+    about="Sends the welcome email to the address you signed up with.",
+)
 def send_welcome_email(user_id):
     user = get_user_model().objects.get(pk=user_id)
     return services.welcome_email_send(user=user)
@@ -35,13 +43,19 @@ def send_welcome_email(user_id):
     keep_result=DAY,
     keep_failure=WEEK,
     label="First-photo reminder",
+    about="A day after signup, reminds you by email to upload a first photo, unless you have.",
 )
 def send_first_photo_reminder(user_id):
     user = get_user_model().objects.get(pk=user_id)
     return services.first_photo_reminder_send(user=user)
 
 
-@job(queue="low", cron=settings.DIGEST_CRON, label="Daily digests for everyone")
+@job(
+    queue="low",
+    cron=settings.DIGEST_CRON,
+    label="Daily digests for everyone",
+    about="Once a day, on a cron schedule, queues one digest email for every member.",
+)
 def send_digests(day=None):
     return services.digests_fan_out(day=day)
 
@@ -53,6 +67,7 @@ def send_digests(day=None):
     keep_result=DAY,
     keep_failure=WEEK,
     label="Daily digest email",
+    about="Sends one member the digest of what was new since their last one.",
 )
 def send_digest_email(user_id, day, until):
     user = get_user_model().objects.get(pk=user_id)
@@ -67,6 +82,7 @@ def send_digest_email(user_id, day, until):
     keep_result=DAY,
     keep_failure=WEEK,
     label="Password reset email",
+    about="Sends the link with which you choose a new password.",
 )
 def send_password_reset_email(user_id, uid, token, domain, protocol):
     user = get_user_model().objects.get(pk=user_id)
@@ -84,6 +100,10 @@ def send_password_reset_email(user_id, uid, token, domain, protocol):
     keep_result=DAY,
     keep_failure=WEEK,
     label="Account deletion",
+    about=(
+        "Deletes the account, its photos and their files once the grace period is over; "
+        "until then it can be canceled."
+    ),
 )
 def delete_account(user_id):
     return services.account_delete(user_id=user_id)

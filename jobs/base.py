@@ -65,6 +65,8 @@ class Job:
       (jobs.schedules). Such a job takes no arguments.
     - `label`: what people read for it on the job pages ("Send welcome email");
       by default the function's name as a sentence.
+    - `about`: what it does, in a sentence for the person whose job it is; the job's
+      page opens its story with it (jobs.selectors.job_story).
 
     Durations are seconds or timedeltas. The per-call options, set with `.using()`:
     `delay` (a timedelta), `after` (another job's row: this one waits until that one
@@ -81,6 +83,7 @@ class Job:
     on_failure: Callable[[JobRecord], None] | None = None
     cron: str | None = None
     label: str | None = None
+    about: str = ""
     delay: timedelta | None = None
     after: JobRecord | None = None
     job_id: uuid.UUID | None = None
@@ -172,6 +175,7 @@ def job(
     on_failure: Callable[[JobRecord], None] | None = None,
     cron: str | None = None,
     label: str | None = None,
+    about: str = "",
 ):
     """Declare a background job: `@job` or `@job(queue=..., retries=..., ...)`.
 
@@ -189,6 +193,7 @@ def job(
             on_failure=on_failure,
             cron=cron,
             label=label,
+            about=about,
         )
         registry[declared.module_path] = declared
         return declared
@@ -200,6 +205,17 @@ def label_from_name(name: str) -> str:
     """A job's default label: "send_welcome_email" reads "Send welcome email"."""
     words = name.strip("_").replace("_", " ")
     return words[:1].upper() + words[1:]
+
+
+def label_for_kind(kind: str | None) -> str:
+    """The label of the declared job of that kind (its function's name), for pages that
+    know a job only by its kind, such as RQ's registries; else the kind as a sentence."""
+    if not kind:
+        return ""
+    for declared in registry.values():
+        if declared.name == kind:
+            return declared.label
+    return label_from_name(kind)
 
 
 def _seconds(duration: Seconds | None) -> int | None:

@@ -1,7 +1,7 @@
 """Reads for the job engine."""
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db.models import Exists, QuerySet
@@ -76,6 +76,39 @@ def job_label(record: JobRecord) -> str:
     return declared.label if declared else label_from_name(record.kind)
 
 
+def job_sentence(record: JobRecord) -> str:
+    """What the job is and how the queue runs it, for its owner: its declaration's `about`,
+    then its queue, its delay or schedule, and its retries."""
+    from jobs.base import registry
+
+    declared = registry.get(record.func)
+    parts = [declared.about] if declared and declared.about else [f"{job_label(record)}."]
+    if declared and declared.cron:
+        parts.append(
+            f"rq-scheduler puts it on the {record.queue} queue on its schedule, and a worker "
+            "runs it in the background."
+        )
+    else:
+        parts.append(
+            f"It runs on a worker, in the background, taken from the {record.queue} queue, "
+            "so the request that asked for it did not wait."
+        )
+    if record.run_at:
+        at = record.run_at.astimezone(UTC)
+        parts.append(
+            f"It waits in RQ's scheduled registry until {at:%H:%M:%S} UTC, "
+            "and only then joins its queue."
+        )
+    if record.max_attempts > 1:
+        parts.append(
+            f"If an attempt fails, it is tried again, up to {record.max_attempts} attempts, "
+            "waiting longer each time."
+        )
+    else:
+        parts.append("It is tried once: a failure is final.")
+    return " ".join(parts)
+
+
 # Which docs page explains a job, by the app that declares it (docs/README.md lists them).
 DOCS_BY_APP = {
     "accounts": "docs/03-producers-and-workers.md",
@@ -108,7 +141,11 @@ def job_story(record: JobRecord, attempts: list[JobAttempt] | None = None) -> di
     label = job_label(record)
     timeline: list[dict[str, Any]] = [{"at": record.created_at, "text": "Recorded"}]
     if record.run_at:
-        timeline.append({"at": record.run_at, "text": "Scheduled to run"})
+        # RQ's scheduler may start a job up to a second before its time: the entry still
+        # reads before the first start, at its own time.
+        starts = [attempt.started_at for attempt in attempts] + [record.started_at]
+        first = min([record.run_at, *filter(None, starts)])
+        timeline.append({"at": record.run_at, "text": "Scheduled to run", "order": first})
     if record.enqueued_at:
         timeline.append({"at": record.enqueued_at, "text": "Queued"})
     for attempt in attempts:
@@ -126,7 +163,7 @@ def job_story(record: JobRecord, attempts: list[JobAttempt] | None = None) -> di
         timeline.append({"at": record.started_at, "text": f"Attempt {record.attempts} started"})
     if record.finished_at and record.status in ENDED:
         timeline.append({"at": record.finished_at, "text": record.get_status_display()})
-    timeline.sort(key=lambda entry: entry["at"])
+    timeline.sort(key=lambda entry: entry.pop("order", entry["at"]))
     waited = ran = None
     if record.started_at and record.enqueued_at:
         waited = max(0.0, (record.started_at - record.enqueued_at).total_seconds())
@@ -137,10 +174,7 @@ def job_story(record: JobRecord, attempts: list[JobAttempt] | None = None) -> di
         next_attempt_at = attempts[-1].next_attempt_at
     return {
         "label": label,
-        "sentence": (
-            f"{label}: this runs on a worker, in the background, so the page you were on "
-            "did not wait for it. This page follows it as it runs."
-        ),
+        "sentence": job_sentence(record),
         "timeline": timeline,
         "waited": waited,
         "ran": ran,

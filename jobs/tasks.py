@@ -14,6 +14,7 @@ from jobs.services import job_records_prune
     queue="low",
     cron="30 3 * * *",
     label="Prune old job records",
+    about="Every night, deletes job records older than the retention period.",
 )
 def prune_job_records():
     retention = timedelta(days=jobs_settings.JOB_RECORD_RETENTION_DAYS)

@@ -1,6 +1,7 @@
 from django.contrib.auth.decorators import login_required
 from django.http import JsonResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
@@ -30,9 +31,14 @@ def job_list(request):
 @never_cache
 @login_required
 def job_list_status(request):
-    """My jobs as JSON, newest first, for the list page's polling."""
+    """My jobs as JSON, newest first, for the list page's polling; each with its page's
+    `url`, for a row the page adds."""
     records = jobs_for_user(request.user)[:MY_JOBS]
-    return JsonResponse({"jobs": [job_as_json(record) for record in records]})
+    jobs = [
+        {**job_as_json(record), "url": reverse("jobs:detail", args=[record.id])}
+        for record in records
+    ]
+    return JsonResponse({"jobs": jobs})
 
 
 @require_safe

@@ -35,6 +35,7 @@ def photo_job_failed(record):
     keep_failure=WEEK,
     on_failure=photo_job_failed,
     label="Resize a photo",
+    about="Makes the smaller sizes of a photo you uploaded from its original.",
 )
 def resize_photo(photo_id):
     photo = Photo.objects.filter(pk=photo_id).first()
@@ -52,6 +53,7 @@ def resize_photo(photo_id):
     keep_failure=WEEK,
     on_failure=photo_job_failed,
     label="Publish a photo",
+    about="Copies the resized photo to storage, where the gallery reads it, after the resize.",
 )
 def publish_photo(photo_id):
     photo = Photo.objects.filter(pk=photo_id).first()
@@ -67,12 +69,18 @@ def publish_photo(photo_id):
     keep_result=DAY,
     keep_failure=WEEK,
     label="Upload confirmation email",
+    about="Emails you which photos of an upload are ready and which failed, once all are settled.",
 )
 def send_upload_confirmation(batch):
     return services.upload_confirmation_send(batch=batch)
 
 
-@job(queue="low", retries=5, label="Delete a photo's files")
+@job(
+    queue="low",
+    retries=5,
+    label="Delete a photo's files",
+    about="Removes a deleted photo's files from storage.",
+)
 def delete_photo_files(photo_id, owner_id, original_ext):
     return services.photo_files_delete(
         photo_id=photo_id, owner_id=owner_id, original_ext=original_ext

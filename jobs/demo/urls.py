@@ -8,4 +8,6 @@ urlpatterns = [
     path("difference/", views.difference, name="difference"),
     path("difference/inline/", views.difference_inline, name="difference-inline"),
     path("difference/queued/", views.difference_queued, name="difference-queued"),
+    path("live/", views.live, name="live"),
+    path("live.json", views.live_status, name="live-status"),
 ]

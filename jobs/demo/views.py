@@ -5,9 +5,11 @@ from django.contrib.auth.decorators import login_required
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST, require_safe
 
 from jobs.demo import controls, tasks
+from jobs.demo.live import live_snapshot
 from jobs.demo.services import demo_step_run
 
 
@@ -46,3 +48,20 @@ def difference_queued(request):
             "job_url": reverse("jobs:detail", args=[record.id]),
         }
     )
+
+
+@login_required
+@require_safe
+def live(request):
+    return render(
+        request,
+        "demo/live.html",
+        {"snapshot": live_snapshot(request.user), "controls_on": controls.enabled()},
+    )
+
+
+@require_safe
+@never_cache
+@login_required
+def live_status(request):
+    return JsonResponse(live_snapshot(request.user))

@@ -18,19 +18,34 @@ from jobs.ops.selectors import failed_refs
 BULK_TIMEOUT = timedelta(hours=2)
 
 
-@job(queue="default", timeout=BULK_TIMEOUT, label="Requeue failed jobs")
+@job(
+    queue="default",
+    timeout=BULK_TIMEOUT,
+    label="Requeue failed jobs",
+    about="Requeues the failed jobs a staff member chose, in one background run.",
+)
 def requeue_failed_jobs(refs=None):
     """`refs`: "queue:job id" strings; None means every failed job."""
     return services.failed_jobs_requeue(refs=None if refs is None else failed_refs(refs))
 
 
-@job(queue="default", timeout=BULK_TIMEOUT, label="Delete failed jobs")
+@job(
+    queue="default",
+    timeout=BULK_TIMEOUT,
+    label="Delete failed jobs",
+    about="Deletes the failed jobs a staff member chose, in one background run.",
+)
 def delete_failed_jobs(refs=None):
     """`refs`: "queue:job id" strings; None means every failed job."""
     return services.failed_jobs_delete(refs=None if refs is None else failed_refs(refs))
 
 
-@job(queue="default", timeout=BULK_TIMEOUT, label="Bulk action on jobs")
+@job(
+    queue="default",
+    timeout=BULK_TIMEOUT,
+    label="Bulk action on jobs",
+    about="Requeues, cancels or deletes every job that a staff member's search matched.",
+)
 def jobs_bulk_action(action, filters):
     """Requeue, cancel or delete the records that the search's `filters` match when it runs."""
     return services.jobs_bulk(action=action, filters=filters)

@@ -1,7 +1,8 @@
 // Keeps a job page ([data-job-poll]) or the My jobs list ([data-jobs-poll]) current
-// without a reload. It polls the JSON once a second while a job is moving, every 10 s
-// once it has ended (staff may requeue it, and the page then follows it again), and
-// every 30 s while the tab is hidden; showing the tab polls at once. It never stops.
+// without a reload; the list also gains a row for each job created after it loaded.
+// It polls the JSON once a second while a job is moving, every 10 s once it has ended
+// (staff may requeue it, and the page then follows it again), and every 30 s while the
+// tab is hidden; showing the tab polls at once. It never stops.
 // Countdowns ([data-countdown], an ISO time) tick every second.
 (function () {
   const ACTIVE = 1000;
@@ -77,17 +78,42 @@
     box.dispatchEvent(new CustomEvent("job:update", { detail: data }));
   }
 
+  function fillRow(row, job) {
+    for (const el of row.querySelectorAll("[data-field]")) {
+      const value = job[el.dataset.field];
+      if (value === undefined) continue;
+      if (el.tagName === "PROGRESS") el.value = value;
+      else el.textContent = value;
+      if (el.dataset.field === "status_label") el.className = "status status-" + job.status;
+    }
+  }
+
+  // A job the page has not seen yet (it was created after the page loaded) gets a row
+  // made from the page's <template data-job-row>, above the rows already there: the
+  // JSON lists the newest first, like the page.
+  function addRow(box, job, before) {
+    const template = document.querySelector("template[data-job-row]");
+    if (!template) return;
+    const row = template.content.firstElementChild.cloneNode(true);
+    row.dataset.jobId = job.id;
+    row.querySelector("[data-link]").href = job.url;
+    row.querySelector("progress").setAttribute("aria-label", "Progress of " + job.label);
+    fillRow(row, job);
+    box.querySelector("tbody").insertBefore(row, before);
+  }
+
   function renderList(box, data) {
+    const tbody = box.querySelector("tbody");
+    const first = tbody.firstElementChild;
     for (const job of data.jobs) {
       const row = box.querySelector('[data-job-id="' + job.id + '"]');
-      if (!row) continue;
-      for (const el of row.querySelectorAll("[data-field]")) {
-        const value = job[el.dataset.field];
-        if (value === undefined) continue;
-        if (el.tagName === "PROGRESS") el.value = value;
-        else el.textContent = value;
-        if (el.dataset.field === "status_label") el.className = "status status-" + job.status;
-      }
+      if (row) fillRow(row, job);
+      else addRow(box, job, first);
+    }
+    if (data.jobs.length) {
+      box.hidden = false;
+      const empty = document.querySelector("[data-jobs-empty]");
+      if (empty) empty.hidden = true;
     }
     return data.jobs.every(function (job) {
       return job.terminal;

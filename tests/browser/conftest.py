@@ -37,10 +37,11 @@ def page(browser):
     context.close()
 
 
-# Every screenshot a browser test takes lands in var/screenshots/<test name>/ (CI keeps
-# the folder as an artifact). The ones a test marks for the docs are also written to
-# docs/screenshots/ when UPDATE_DOCS_SCREENSHOTS=1, which `make screenshots` sets, so the
-# docs show what the current code draws.
+# Every screenshot a browser test takes lands in var/screenshots/<test name>/, or under
+# BROWSER_ARTIFACTS when set (`make test` gives the SQLite run var/screenshots/sqlite/):
+# the run's artifacts, to open when a browser test fails. The ones a test marks for the
+# docs are also written to docs/screenshots/ when UPDATE_DOCS_SCREENSHOTS=1, which
+# `make screenshots` sets, so the docs show what the current code draws.
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(os.environ.get("BROWSER_ARTIFACTS", ROOT / "var" / "screenshots"))
 DOCS_SCREENSHOTS = ROOT / "docs" / "screenshots"

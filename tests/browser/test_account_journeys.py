@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 from rq.registry import ScheduledJobRegistry
 
 from jobs.models import JobRecord
-from tests.browser.test_phone_width import log_in
+from tests.browser.pages import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -3,7 +3,7 @@
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.test_upload_flow import log_in
+from tests.browser.pages import log_in
 from tests.factories import make_photo
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

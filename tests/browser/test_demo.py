@@ -3,6 +3,8 @@
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.pages import log_in
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
@@ -10,10 +12,7 @@ def test_the_inline_run_is_slower_than_the_queued_one(
     live_server, page, worker_process, alice, screenshot
 ):
     worker_process()
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("input[name=username]", "alice")
-    page.fill("input[name=password]", "correct horse 1")
-    page.click("button[type=submit]")
+    log_in(page, live_server, alice)
     page.goto(f"{live_server.url}/demo/difference/")
 
     inline = page.locator("section", has=page.locator("#inline-heading"))

@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from jobs.schedules import register_periodic_jobs
-from tests.browser.test_phone_width import log_in
+from tests.browser.pages import log_in
 from tests.factories import make_photo
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -5,7 +5,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.test_upload_flow import log_in, phone_jpeg
+from tests.browser.pages import log_in
+from tests.browser.test_upload_flow import phone_jpeg
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -1,11 +1,10 @@
 """Staff watch the ops dashboard's charts move while a real worker runs jobs."""
 
-import re
-
 import pytest
 from playwright.sync_api import expect
 
 from jobs import stats
+from tests.browser.pages import log_in
 from tests.jobs import tasks
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -15,11 +14,7 @@ def test_the_finished_figure_rises_without_a_reload_as_a_worker_runs_jobs(
     live_server, page, staff, enqueue, worker_process
 ):
     stats._pending.take()  # counts an earlier test left in this process are not ours
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("input[name=username]", staff.username)
-    page.fill("input[name=password]", "correct horse 3")
-    page.click("button[type=submit]")
-    expect(page).to_have_url(re.compile(r"/jobs/$"))
+    log_in(page, live_server, staff)
 
     page.goto(f"{live_server.url}/ops/")
     finished = page.locator("[data-charts] [data-chart-figures] [data-field=finished]")

@@ -7,6 +7,7 @@ import pytest
 from django.conf import settings
 from playwright.sync_api import expect
 
+from tests.browser.pages import log_in
 from tests.jobs import tasks
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -45,14 +46,6 @@ def assert_links_wrap_on_screen(page, selector):
         assert box["x"] >= 0
         assert box["x"] + box["width"] <= PHONE["width"]
     assert len({round(box["y"]) for box in boxes}) > 1
-
-
-def log_in(page, live_server, user, password):
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("input[name=username]", user.username)
-    page.fill("input[name=password]", password)
-    page.click("main button[type=submit]")
-    expect(page).to_have_url(re.compile(r"/jobs/$"))
 
 
 def test_the_public_pages_fit_a_phone(live_server, page, screenshot):

@@ -9,15 +9,9 @@ import pytest
 from playwright.sync_api import expect
 
 from accounts.tasks import send_welcome_email
+from tests.browser.pages import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def log_in(page, live_server, username, password):
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
 
 
 def a_closed_port():
@@ -55,7 +49,7 @@ def test_staff_requeue_a_failed_job_and_the_owners_open_page_follows_it_to_finis
     worker_process()  # the mail server is back: this worker writes mail to files
     log_in(page, live_server, "charlie", "correct horse 3")
     page.goto(f"{live_server.url}/ops/failed/")
-    page.get_by_role("link", name="send_welcome_email").click()
+    page.get_by_role("link", name="Welcome email").click()
     page.get_by_role("link", name="Requeue").click()
     page.get_by_role("button", name="Yes, requeue").click()
 

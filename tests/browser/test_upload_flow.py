@@ -7,6 +7,7 @@ import pytest
 from PIL import Image
 from playwright.sync_api import expect
 
+from tests.browser.pages import log_in
 from tests.s3 import BUCKET
 from uploads.models import Photo
 
@@ -25,14 +26,6 @@ def phone_jpeg(path, *, rotated):
     exif.get_ifd(GPS_IFD).update({1: "N", 2: (52.0, 22.0, 0.0), 3: "E", 4: (4.0, 53.0, 0.0)})
     image.save(path, "JPEG", quality=90, exif=exif)
     return path
-
-
-def log_in(page, live_server, user):
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("input[name=username]", user.username)
-    page.fill("input[name=password]", "correct horse 1")
-    page.click("button[type=submit]")
-    expect(page).to_have_url(re.compile(r"/jobs/$"))
 
 
 @pytest.mark.parametrize("where", ["folder", "s3"])

@@ -198,3 +198,75 @@ def labelled_job():
 
 def test_label_reaches_the_declaration():
     assert labelled_job.label == "A custom label"
+
+
+def test_every_declared_app_job_says_what_it_does():
+    from tests.test_layout import app_jobs
+
+    silent = [job.name for job in app_jobs() if not job.about.endswith(".")]
+    assert silent == []
+
+
+def test_the_story_sentence_differs_by_kind_queue_delay_and_retries(alice, enqueue):
+    from datetime import timedelta
+
+    from accounts.tasks import delete_account, send_welcome_email
+    from jobs.selectors import job_story
+
+    welcome = enqueue(send_welcome_email, alice.pk, owner=alice)
+    deletion = enqueue(delete_account.using(delay=timedelta(minutes=30)), alice.pk, owner=alice)
+    once = enqueue(succeed, 1, owner=alice)
+
+    welcome_story = job_story(welcome)["sentence"]
+    deletion_story = job_story(deletion)["sentence"]
+    assert welcome_story.startswith("Sends the welcome email to the address you signed up with.")
+    assert "taken from the high queue" in welcome_story
+    assert "up to 6 attempts" in welcome_story
+    assert deletion_story.startswith("Deletes the account")
+    assert "taken from the default queue" in deletion_story
+    assert f"until {deletion.run_at:%H:%M:%S} UTC" in deletion_story
+    assert "scheduled registry" not in welcome_story
+    # No `about`: the label stands in for it, and one attempt is said to be final.
+    assert job_story(once)["sentence"].startswith("Succeed. It runs on a worker")
+    assert job_story(once)["sentence"].endswith("It is tried once: a failure is final.")
+
+
+def test_a_cron_jobs_story_says_the_scheduler_queues_it(enqueue):
+    from accounts.tasks import send_digests
+    from jobs.selectors import job_story
+
+    sentence = job_story(enqueue(send_digests))["sentence"]
+
+    assert sentence.startswith("Once a day, on a cron schedule")
+    assert "rq-scheduler puts it on the low queue on its schedule" in sentence
+
+
+def test_my_jobs_json_gives_each_jobs_page_for_rows_added_later(client, alice, enqueue):
+    client.force_login(alice)
+    page = client.get(reverse("jobs:list")).content.decode()
+    assert "No jobs yet." in page
+    assert "<template data-job-row>" in page  # the row poll.js copies
+
+    record = enqueue(succeed, 1, owner=alice)
+    data = client.get(reverse("jobs:list_status")).json()
+
+    assert data["jobs"][0]["url"] == reverse("jobs:detail", args=[record.id])
+
+
+def test_a_job_started_just_before_its_time_still_reads_scheduled_then_started(alice, enqueue):
+    from datetime import timedelta
+
+    from jobs.selectors import job_story
+
+    record = enqueue(succeed, 1, owner=alice)
+    now = record.created_at
+    record.enqueued_at = now + timedelta(seconds=1)
+    record.run_at = now + timedelta(seconds=30)
+    record.started_at = now + timedelta(seconds=29.4)  # RQ's scheduler is up to 1 s early
+    record.finished_at = now + timedelta(seconds=29.5)
+    record.attempts = 1
+    record.status = JobRecord.Status.FINISHED
+
+    texts = [entry["text"] for entry in job_story(record, attempts=[])["timeline"]]
+
+    assert texts == ["Recorded", "Queued", "Scheduled to run", "Attempt 1 started", "Finished"]

@@ -300,7 +300,7 @@ def test_cron_run_now_enqueues_a_new_run_of_the_entrys_job(
     register_periodic_jobs()
     next_runs = dict((job.id, when) for job, when in get_scheduler().get_jobs(with_times=True))
     url = reverse("ops:cron-run-now", args=[DIGEST])
-    assert "Run send_digests now?" in staff_client.get(url).content.decode()
+    assert "Run Daily digests for everyone now?" in staff_client.get(url).content.decode()
     assert not JobRecord.objects.exists()
 
     with django_capture_on_commit_callbacks(execute=True):
