@@ -1,4 +1,5 @@
-"""A person signs up in a real browser and watches their welcome email's job finish."""
+"""A person signs up in a real browser, watches their welcome email's job finish, and the
+email is in the development mailbox (/dev/mail/)."""
 
 import re
 
@@ -6,12 +7,13 @@ import pytest
 from playwright.sync_api import expect
 
 from jobs.models import JobRecord
+from tests.browser.pages import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_signup_lands_on_the_job_page_and_it_finishes_without_a_reload(
-    live_server, page, worker_process, tmp_path
+def test_signup_lands_on_the_job_page_it_finishes_and_the_email_is_in_the_mailbox(
+    live_server, browser, page, worker_process, mailbox, staff
 ):
     worker_process()
     page.goto(f"{live_server.url}/accounts/signup/")
@@ -29,9 +31,17 @@ def test_signup_lands_on_the_job_page_and_it_finishes_without_a_reload(
 
     record = JobRecord.objects.get(kind="send_welcome_email")
     assert record.status == "finished"
-    mail = list((tmp_path / "mail").glob("*.log"))
+    mail = list(mailbox.glob("*.log"))
     assert len(mail) == 1
     assert "erin@example.com" in mail[0].read_text()
+
+    staff_page = browser.new_context().new_page()  # the mailbox is staff's
+    log_in(staff_page, live_server, staff)
+    staff_page.goto(f"{live_server.url}/dev/mail/")
+    email = staff_page.locator("details", has_text="Welcome to the photo site")
+    expect(email).to_have_count(1)
+    expect(email.locator("summary")).to_contain_text("erin@example.com")
+    staff_page.context.close()
 
 
 def test_bad_signup_input_shows_the_errors_in_the_form(live_server, page):
