@@ -27,21 +27,21 @@ run: install
 	$(PY) manage.py seed_demo_users
 	$(PY) -m config.devrun
 
-# The suite runs on SQLite, then on PostgreSQL when one answers (CI makes sure it does).
-# The fault suite (-m chaos) runs once, in the PostgreSQL run, the production database;
-# without PostgreSQL it runs on SQLite instead.
-# Exit code 5 means pytest collected no tests; that is not a failure of the code.
+# The suite runs on SQLite and on PostgreSQL when one answers (CI makes sure it does), as
+# three pytest runs side by side (tests/suites.py): SQLite, PostgreSQL, and the fault
+# suite (-m chaos) once, on PostgreSQL, the production database. Without PostgreSQL the
+# whole suite, the fault suite included, runs on SQLite. Each run writes
+# var/test-<run>.log, printed when it ends; exit code 5 (no tests) is not a failure.
 PG_ANSWERS = $(PY) -c "import psycopg; psycopg.connect('$(PG_TEST_URL)'.rsplit('/',1)[0] + '/postgres', connect_timeout=2).close()" 2>/dev/null
 
 test: install-dev
 	@if $(PG_ANSWERS); then \
-		$(MAKE) --no-print-directory test-sqlite PYTEST_ARGS='-m "not chaos" $(PYTEST_ARGS)' && \
-		$(MAKE) --no-print-directory test-postgres; \
+		$(PY) -m tests.suites $(PG_TEST_URL) $(PYTEST_ARGS); \
 	elif [ -n "$$REQUIRE_POSTGRES" ]; then \
 		echo "PostgreSQL at $(PG_TEST_URL) does not answer, and REQUIRE_POSTGRES is set."; exit 1; \
 	else \
 		echo "PostgreSQL at $(PG_TEST_URL) does not answer: the whole suite runs on SQLite only."; \
-		$(MAKE) --no-print-directory test-sqlite; \
+		$(PY) -m tests.suites "" $(PYTEST_ARGS); \
 	fi
 
 test-sqlite: install-dev

@@ -38,7 +38,7 @@ def page(browser):
 
 
 # Every screenshot a browser test takes lands in var/screenshots/<test name>/, or under
-# BROWSER_ARTIFACTS when set (`make test` gives the SQLite run var/screenshots/sqlite/):
+# BROWSER_ARTIFACTS when set (`make test` gives each run var/screenshots/<run>/):
 # the run's artifacts, to open when a browser test fails. The ones a test marks for the
 # docs are also written to docs/screenshots/ when UPDATE_DOCS_SCREENSHOTS=1, which
 # `make screenshots` sets, so the docs show what the current code draws.
