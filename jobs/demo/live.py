@@ -6,8 +6,10 @@ and the jobs recorded or changed in the last few minutes. The page polls it once
 second, so its cost does not grow with the number of jobs or queues: two database
 queries and two Redis round trips, whatever there is to show.
 
-Other people's jobs are shown, so that a learner sees the queue as it really is, but
-anonymously: their kind, queue, status, times and worker; never their id, owner or error.
+Where the demo controls are on (development) or for staff who may look at the operations
+console (`jobs.view_ops`), other people's jobs are shown too, so that a learner sees the
+queue as it really is, but anonymously: their kind, queue, status, times and worker; never
+their id, owner or error. Anyone else sees their own jobs among the queues' real lengths.
 """
 
 from datetime import timedelta
@@ -22,6 +24,7 @@ from rq.utils import as_text
 from rq.worker import WorkerStatus
 
 from jobs import connections, pausing
+from jobs.demo import controls
 from jobs.models import JobRecord
 from jobs.selectors import job_label
 from jobs.worker import IDLE, heartbeat_key
@@ -44,6 +47,9 @@ def live_snapshot(user) -> dict:
     # status__in names every status so that the (status, updated_at) index serves the
     # range on updated_at.
     recent = JobRecord.objects.filter(status__in=JobRecord.Status.values, updated_at__gte=since)
+    everyone = controls.enabled() or user.has_perm("jobs.view_ops")
+    if not everyone:
+        recent = recent.filter(owner=user)
     records = list(recent.order_by("-updated_at")[:RECENT_JOBS])
     counts = dict(recent.order_by().values_list("status").annotate(n=Count("pk")))
     jobs = [_job_card(record, user) for record in records]
@@ -63,6 +69,7 @@ def live_snapshot(user) -> dict:
     running = sum(worker["busy"] for worker in workers)
     return {
         "now": now.isoformat(),
+        "everyone": everyone,
         "queues": queues,
         "workers": workers,
         "jobs": jobs,

@@ -1,5 +1,6 @@
 """/demo/live/ and its JSON: queues, live workers and recent jobs, read from real Redis
-and real job rows; other people's jobs anonymous; a cost that does not grow with them."""
+and real job rows; other people's jobs only in development or for ops, and anonymous; a
+cost that does not grow with them."""
 
 import pytest
 from django.urls import reverse
@@ -16,6 +17,12 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def _instant_step(settings):
     settings.DEMO_STEP_SECONDS = 0
+
+
+@pytest.fixture
+def development(settings):
+    """DEMO_CONTROLS on, as under `make run`: everyone's jobs are on the page."""
+    settings.DEMO_CONTROLS = True
 
 
 def queue(snapshot, name):
@@ -74,7 +81,7 @@ def test_a_job_recorded_but_not_yet_pushed_is_pending(alice, django_capture_on_c
     assert card["status"] == "pending"
 
 
-def test_someone_elses_job_is_anonymous(alice, bob, enqueue, run_jobs):
+def test_someone_elses_job_is_anonymous(development, alice, bob, enqueue, run_jobs):
     enqueue(test_tasks.always_fail, owner=bob)
     run_jobs()
 
@@ -89,8 +96,24 @@ def test_someone_elses_job_is_anonymous(alice, bob, enqueue, run_jobs):
     assert live_snapshot(bob)["jobs"][0]["mine"] is True
 
 
+def test_outside_development_people_see_only_their_own_jobs_and_ops_see_everyones(
+    alice, bob, viewer, enqueue
+):
+    mine = enqueue(test_tasks.succeed, 1, owner=alice)
+    enqueue(test_tasks.succeed, 2, owner=bob)
+
+    alices = live_snapshot(alice)
+    viewers = live_snapshot(viewer)
+
+    assert [card.get("id") for card in alices["jobs"]] == [str(mine.id)]
+    assert alices["everyone"] is False
+    assert queue(alices, "default")["waiting"] == 2  # the queue's real length
+    assert [card["mine"] for card in viewers["jobs"]] == [False, False]
+    assert viewers["everyone"] is True
+
+
 def test_the_cost_is_the_same_for_1_and_20_jobs(
-    alice, bob, enqueue, django_assert_num_queries, redis_requests
+    development, alice, bob, enqueue, django_assert_num_queries, redis_requests
 ):
     enqueue(test_tasks.succeed, 1, owner=alice)
     redis_requests.clear()
@@ -122,7 +145,9 @@ def test_a_paused_queue_shows_paused(alice):
     assert queue(snapshot, "default")["paused"] is False
 
 
-def test_a_live_worker_appears_with_the_job_it_runs(alice, bob, enqueue, redis, redis_requests):
+def test_a_live_worker_appears_with_the_job_it_runs(
+    development, alice, bob, enqueue, redis, redis_requests
+):
     worker = SimpleWorker(["high", "default"], connection=redis)
     worker.register_birth()  # as `rqworker` does: RQ's registry, then our heartbeat
     try:
