@@ -31,7 +31,7 @@ from jobs.worker import IDLE, heartbeat_key
 
 RECENT = timedelta(minutes=5)
 RECENT_JOBS = 30
-TIMES = ("created_at", "enqueued_at", "started_at", "finished_at")
+TIMES = ("created_at", "run_at", "enqueued_at", "started_at", "finished_at")
 # A card's key lets the page find it again at the next poll and move it to its new lane.
 # It is a signature of the job's id, so that the card of someone else's job names nothing
 # and opens nothing.

@@ -49,7 +49,11 @@
     const when = job.finished_at || job.started_at || job.enqueued_at || job.created_at;
     // Inside a worker's box the card needs no worker's name; in Done it says who ran it.
     const ranBy = DONE.includes(job.status) ? job.worker : "";
-    meta.textContent = [job.queue, ranBy, clock(when)].filter(Boolean).join(" · ");
+    // A delayed job or a retry waits for its time, not in its queue: say when that is (a
+    // retry's is its enqueued_at, the time it goes back to its queue).
+    const due = [job.run_at, job.enqueued_at].filter(Boolean).sort().pop();
+    const time = job.status === "scheduled" && due ? "runs at " + clock(due) : clock(when);
+    meta.textContent = [job.queue, ranBy, time].filter(Boolean).join(" · ");
     el.dataset.status = job.status;
     el.classList.toggle("live-card-mine", job.mine);
     return el;

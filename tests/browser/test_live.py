@@ -2,6 +2,7 @@
 reaches Done, as a real worker process takes it."""
 
 import re
+from datetime import timedelta
 
 import pytest
 from playwright.sync_api import expect
@@ -28,6 +29,11 @@ def test_a_jobs_card_moves_from_its_queue_to_a_worker_to_done(
     expect(default.locator('[data-field="waiting"]')).to_have_text("1 waiting")
     expect(page.locator("[data-live-summary]")).to_have_text(re.compile(r"^1 waiting, 0 running"))
     screenshot("live-queued")
+
+    # A delayed job waits under Requests, saying when it runs.
+    later = run_demo_step.using(delay=timedelta(hours=1)).enqueue("x@example.com", owner=alice)
+    requests = page.locator('[data-lane="requests"]')
+    expect(requests.locator(".live-card")).to_contain_text(f"runs at {later.run_at:%H:%M:%S}")
 
     # A worker whose step takes 3 s: long enough to see the card inside it.
     worker_process(extra_env={"DEMO_STEP_SECONDS": "3"})
