@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from jobs.models import JobRecord
-from tests.browser.pages import log_in
+from tests.browser.pages import log_in, mailbox_email
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -37,9 +37,7 @@ def test_signup_lands_on_the_job_page_it_finishes_and_the_email_is_in_the_mailbo
 
     staff_page = browser.new_context().new_page()  # the mailbox is staff's
     log_in(staff_page, live_server, staff)
-    staff_page.goto(f"{live_server.url}/dev/mail/")
-    email = staff_page.locator("details", has_text="Welcome to the photo site")
-    expect(email).to_have_count(1)
+    email = mailbox_email(staff_page, live_server, "Welcome to the photo site")
     expect(email.locator("summary")).to_contain_text("erin@example.com")
     staff_page.context.close()
 
