@@ -163,7 +163,9 @@ def job_story(record: JobRecord, attempts: list[JobAttempt] | None = None) -> di
         timeline.append({"at": record.started_at, "text": f"Attempt {record.attempts} started"})
     if record.finished_at and record.status in ENDED:
         timeline.append({"at": record.finished_at, "text": record.get_status_display()})
-    timeline.sort(key=lambda entry: entry.pop("order", entry["at"]))
+    timeline.sort(key=lambda entry: entry.get("order", entry["at"]))
+    for entry in timeline:
+        entry.pop("order", None)
     waited = ran = None
     if record.started_at and record.enqueued_at:
         waited = max(0.0, (record.started_at - record.enqueued_at).total_seconds())
