@@ -146,8 +146,10 @@ def job_story(record: JobRecord, attempts: list[JobAttempt] | None = None) -> di
         starts = [attempt.started_at for attempt in attempts] + [record.started_at]
         first = min([record.run_at, *filter(None, starts)])
         timeline.append({"at": record.run_at, "text": "Scheduled to run", "order": first})
+    held = bool(record.run_at and record.enqueued_at and record.enqueued_at < record.run_at)
     if record.enqueued_at:
-        timeline.append({"at": record.enqueued_at, "text": "Queued"})
+        text = "Held in RQ's scheduled registry" if held else "Queued"
+        timeline.append({"at": record.enqueued_at, "text": text})
     for attempt in attempts:
         if attempt.outcome == JobAttempt.Outcome.FINISHED:
             continue
@@ -168,7 +170,9 @@ def job_story(record: JobRecord, attempts: list[JobAttempt] | None = None) -> di
         entry.pop("order", None)
     waited = ran = None
     if record.started_at and record.enqueued_at:
-        waited = max(0.0, (record.started_at - record.enqueued_at).total_seconds())
+        # A delayed job waits in its queue from its time on, not from when RQ got it.
+        due = record.run_at if held else record.enqueued_at
+        waited = max(0.0, (record.started_at - due).total_seconds())
     if record.started_at and record.finished_at and record.finished_at >= record.started_at:
         ran = (record.finished_at - record.started_at).total_seconds()
     next_attempt_at = None

@@ -267,6 +267,31 @@ def test_a_job_started_just_before_its_time_still_reads_scheduled_then_started(a
     record.attempts = 1
     record.status = JobRecord.Status.FINISHED
 
-    texts = [entry["text"] for entry in job_story(record, attempts=[])["timeline"]]
+    story = job_story(record, attempts=[])
+    texts = [entry["text"] for entry in story["timeline"]]
 
-    assert texts == ["Recorded", "Queued", "Scheduled to run", "Attempt 1 started", "Finished"]
+    assert texts == [
+        "Recorded",
+        "Held in RQ's scheduled registry",
+        "Scheduled to run",
+        "Attempt 1 started",
+        "Finished",
+    ]
+    assert story["waited"] == 0.0  # it started before its time: it never waited in a queue
+
+
+def test_a_delayed_job_waited_in_its_queue_from_its_time_not_from_its_hand_off(alice, enqueue):
+    from datetime import timedelta
+
+    from jobs.selectors import job_story
+
+    record = enqueue(succeed, 1, owner=alice)
+    now = record.created_at
+    record.enqueued_at = now  # handed to RQ's scheduler at once
+    record.run_at = now + timedelta(minutes=30)
+    record.started_at = now + timedelta(minutes=30, seconds=2)
+
+    assert job_story(record, attempts=[])["waited"] == 2.0
+
+    record.run_at = None  # not delayed: it waited from its hand-off
+    assert job_story(record, attempts=[])["waited"] == 1802.0
